@@ -1,0 +1,90 @@
+/* Run-time CPU feature detection, done once (call_once): x86-64 reads CPUID and XGETBV (the OS must
+ * save YMM/ZMM state, as ncnn and Linux check); AArch64 reads getauxval(AT_HWCAP). The environment
+ * variable CNB_ISA=scalar|avx2|avx512|neon caps the detected bits, as libjpeg-turbo's JSIMD_FORCE* does.
+ * No ISA flags here: this file must run on any CPU of the architecture. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+
+#include "cnnbench.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+static uint64_t xgetbv0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static uint32_t detect(void) {
+    unsigned a, b, c, d;
+    uint32_t f = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27);
+    if (!osxsave) return 0;
+    const uint64_t xcr0 = xgetbv0();
+    if ((xcr0 & 6) != 6) return 0;                        // XMM and YMM state enabled by the OS
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    if (b & (1u << 5)) f |= CNB_ISA_AVX2;
+    if (fma) f |= CNB_ISA_FMA;
+    if ((b & (1u << 16)) && (xcr0 & 0xe6) == 0xe6) f |= CNB_ISA_AVX512F;  // opmask, ZMM_Hi256, Hi16_ZMM
+    return f;
+}
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1 << 1)
+#endif
+static uint32_t detect(void) {
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMD) ? CNB_ISA_NEON : 0;
+}
+#else
+static uint32_t detect(void) { return 0; }
+#endif
+
+/* Written once under call_once, read-only afterwards. */
+static once_flag g_once = ONCE_FLAG_INIT;
+static uint32_t g_detected, g_capped;
+
+static uint32_t cap_from_env(uint32_t have) {
+    const char *e = getenv("CNB_ISA");
+    if (!e || !*e) return have;
+    if (!strcmp(e, "scalar")) return 0;
+    if (!strcmp(e, "avx2")) return have & (CNB_ISA_AVX2 | CNB_ISA_FMA);
+    if (!strcmp(e, "avx512")) return have & (CNB_ISA_AVX2 | CNB_ISA_FMA | CNB_ISA_AVX512F);
+    if (!strcmp(e, "neon")) return have & CNB_ISA_NEON;
+    fprintf(stderr, "cnnbench: warning: CNB_ISA='%s' is not one of scalar|avx2|avx512|neon; ignored\n", e);
+    return have;
+}
+
+static void init_features(void) {
+    g_detected = detect();
+    g_capped = cap_from_env(g_detected);
+}
+
+uint32_t cnb_cpu_features(void) {
+    call_once(&g_once, init_features);
+    return g_capped;
+}
+
+uint32_t cnb_cpu_features_detected(void) {
+    call_once(&g_once, init_features);
+    return g_detected;
+}
+
+const char *cnb_isa_names(uint32_t f, char *buf, size_t size) {
+    static const struct { uint32_t bit; const char *name; } k[] = {
+        {CNB_ISA_AVX2, "avx2"}, {CNB_ISA_FMA, "fma"}, {CNB_ISA_AVX512F, "avx512f"}, {CNB_ISA_NEON, "neon"},
+    };
+    size_t n = 0;
+    if (!buf || !size) return "";
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if ((f & k[i].bit) && n < size)
+            n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? " " : "", k[i].name);
+    if (!n) snprintf(buf, size, "none");
+    return buf;
+}

@@ -1,0 +1,60 @@
+/* The implementation registry: one descriptor per implementation, built from core/impls.def, the only
+ * list there is. Dispatch, `cnnbench list`/`impls`, the tests and the benchmarks all read it. */
+#ifndef CNB_CORE_REGISTRY_H
+#define CNB_CORE_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cnnbench.h"
+#include "core/geom.h"
+
+/* Parameters as the kernels see them, owned by the plan: always present where the layer has them,
+ * defaults filled in (conv bias zeros when bias=False; BN weight 1, bias 0, running mean 0, var 1). */
+typedef struct cnb_weights {
+    const float *weight;
+    const float *bias;
+    const float *running_mean;
+    const float *running_var;
+} cnb_weights;
+
+/* What plan() leaves for run(). */
+typedef struct cnb_plan_data {
+    const cnb_geom *g;
+    const cnb_weights *w;
+    void *priv;               /* implementation-owned (packed weights ...), released by free() */
+    size_t workspace_bytes;   /* scratch one run needs */
+} cnb_plan_data;
+
+/* Buffers of one run (see cnb_run_args); workspace is never NULL when workspace_bytes > 0. */
+typedef struct cnb_io {
+    const float *x;
+    float *y;
+    int64_t *indices;
+    float *new_running_mean;
+    float *new_running_var;
+    void *workspace;
+    int threads;              /* > 0 */
+} cnb_io;
+
+typedef struct cnb_impl {
+    const char *name;         /* "conv2d.im2col.avx2" */
+    cnb_layer_kind kind;
+    uint32_t isa;             /* CNB_ISA_* bits that must all be present */
+    int prio;                 /* auto picks the highest usable; < 0: a peer library's entry, never picked */
+    float max_rel_err;        /* promise checked by tests/test_impls.c */
+    cnb_status (*supports)(const cnb_geom *g, cnb_error *why);
+    cnb_status (*plan)(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err);
+    cnb_status (*run)(const cnb_plan_data *p, const cnb_io *io);
+    void (*free)(cnb_plan_data *p);
+} cnb_impl;
+
+const cnb_impl *cnb_impl_at(size_t i);
+
+/* The best usable implementation for g (highest prio; ties go to the earlier line), or NULL with err. */
+const cnb_impl *cnb_pick(const cnb_geom *g, cnb_error *err);
+
+/* ISA check then supports(), in that order: nothing in an ISA file runs before its ISA is known present. */
+cnb_status cnb_impl_usable(const cnb_impl *im, const cnb_geom *g, cnb_error *why);
+
+#endif /* CNB_CORE_REGISTRY_H */

@@ -1,0 +1,37 @@
+/* cnnbench: the command line. Dispatches to the subcommands in harness/cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/cmd.h"
+
+static void usage(FILE *f) {
+    fputs("usage: cnnbench <command> [args]\n"
+          "  run SPEC --input X.npy --output Y.npy [--weight W.npy] [--bias B.npy]\n"
+          "           [--running-mean M.npy] [--running-var V.npy] [--num-batches-tracked N] [--train]\n"
+          "           [--new-running-mean F.npy] [--new-running-var F.npy] [--indices I.npy]\n"
+          "           [--impl NAME|auto] [--threads N]\n"
+          "                    run one layer on .npy tensors, exactly as PyTorch 1.13 would\n"
+          "  impls SPEC --shape N,C,H,W [--train]\n"
+          "                    the implementations that can run it on this CPU, best first\n"
+          "  list              CPU features and every registered implementation, available or not\n"
+          "SPEC is the PyTorch constructor call, e.g. \"Conv2d(3, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3), bias=False)\".\n"
+          "CNB_ISA=scalar|avx2|avx512|neon caps the instruction sets used.\n",
+          f);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return cnb_cmd_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "impls")) return cnb_cmd_impls(argc - 2, argv + 2);
+    if (!strcmp(cmd, "list")) return cnb_cmd_list(argc - 2, argv + 2);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "cnnbench: unknown command '%s' (try: cnnbench help)\n", cmd);
+    return 2;
+}
