@@ -42,9 +42,7 @@ static bool window_out(int64_t in, int64_t pad_lo, int64_t pad_hi, int64_t k, in
     if (!cnb_mul_ok(d, k - 1, &span) || !cnb_add_ok(in, pad_lo, &avail) || !cnb_add_ok(avail, pad_hi, &avail))
         return false;
     int64_t num = avail - span - 1;
-    if (ceil_mode && num >= 0) {
-        if (!cnb_add_ok(num, s - 1, &num)) return false;
-    }
+    if (ceil_mode && !cnb_add_ok(num, s - 1, &num)) return false;  // PyTorch adds stride-1 whatever the sign
     /* floor division: num may be negative */
     int64_t q = num >= 0 ? num / s : -((-num + s - 1) / s);
     int64_t o = q + 1;

@@ -338,6 +338,15 @@ for cip in (True, False):
     case("ap_mixed_" + t, R("AvgPool2d", (3, 2), stride=(2, 1), padding=(1, 0), count_include_pad=cip),
          (1, 2, 7, 9))
     case("ap_k2s1p1_" + t, R("AvgPool2d", 2, stride=1, padding=1, count_include_pad=cip), (1, 2, 4, 5))
+# ceil_mode adds stride-1 before the floor division even when the kernel is larger than the input:
+# a lone window hanging over the end is still produced.
+case("ap_ceil_kernel_over_end", "AvgPool2d((4, 2), stride=(1, 3), padding=(1, 0), ceil_mode=True, count_include_pad=False)",
+     (1, 2, 3, 1))
+case("ap_ceil_kernel_over_end_cip", "AvgPool2d((1, 2), stride=(2, 2), ceil_mode=True)", (1, 3, 5, 1))
+case("mp_ceil_kernel_over_end", "MaxPool2d((4, 2), padding=(1, 0), dilation=(2, 1), return_indices=True, ceil_mode=True)",
+     (2, 1, 3, 9))
+case("mp_ceil_dil_over_end", "MaxPool2d((1, 4), stride=(3, 3), padding=(0, 2), dilation=(1, 3), return_indices=True, ceil_mode=True)",
+     (1, 1, 3, 5))
 case("ap_div5", R("AvgPool2d", 3, stride=2, padding=1, divisor_override=5), (1, 2, 9, 9))
 case("ap_div1", R("AvgPool2d", 2, divisor_override=1), (1, 2, 6, 7), x=ints(-4, 5))
 case("ap_div_neg3", R("AvgPool2d", 3, stride=2, padding=1, divisor_override=-3), (1, 2, 7, 7),
