@@ -14,6 +14,9 @@ static void usage(FILE *f) {
           "  impls SPEC --shape N,C,H,W [--train]\n"
           "                    the implementations that can run it on this CPU, best first\n"
           "  list              CPU features and every registered implementation, available or not\n"
+          "  compare BASE.json NEW.json [--threshold PCT] [--alpha A] [--allow-different-machine]\n"
+          "                    pair two result files; exit 1 if an entry got significantly slower,\n"
+          "                    disappeared, or fails agreement (Mann-Whitney U over the repetitions)\n"
           "SPEC is the PyTorch constructor call, e.g. \"Conv2d(3, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3), bias=False)\".\n"
           "CNB_ISA=scalar|avx2|avx512|neon caps the instruction sets used.\n",
           f);
@@ -28,6 +31,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return cnb_cmd_run(argc - 2, argv + 2);
     if (!strcmp(cmd, "impls")) return cnb_cmd_impls(argc - 2, argv + 2);
     if (!strcmp(cmd, "list")) return cnb_cmd_list(argc - 2, argv + 2);
+    if (!strcmp(cmd, "compare")) return cnb_cmd_compare(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;
