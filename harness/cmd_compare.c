@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "harness/cmd.h"
+#include "harness/gbjson.h"
 #include "harness/mannwhitney.h"
 
 enum { EXIT_PASS = 0, EXIT_REGRESSION = 1, EXIT_USAGE = 2 };
@@ -99,49 +100,6 @@ static char *read_all(const char *path, size_t *len) {
     return buf;
 }
 
-static bool token_at(const char *s, size_t i, size_t len, const char *tok) {
-    size_t k = strlen(tok);
-    if (len - i < k || memcmp(s + i, tok, k)) return false;
-    char next = i + k < len ? s[i + k] : ' ';
-    return !((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z') || (next >= '0' && next <= '9'));
-}
-
-/* Google Benchmark writes non-finite doubles as bare NaN, -NaN, Infinity and -Infinity (a rate counter
- * of a run stopped by SkipWithError is one), which is not JSON. Outside strings they become null; no
- * newline moves, so jansson's line numbers still match the file. Returns a malloc'ed copy or NULL. */
-static char *sanitize_nonfinite(const char *s, size_t len, size_t *out_len) {
-    static const char *const toks[] = {"-Infinity", "Infinity", "-NaN", "NaN"};
-    // "NaN" -> "null" is the only growth: at most one byte per three.
-    char *out = malloc(len + len / 3 + 1);
-    if (!out) return NULL;
-    size_t o = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < len;) {
-        char c = s[i];
-        if (in_str) {
-            out[o++] = s[i++];
-            if (c == '\\' && i < len) out[o++] = s[i++];
-            else if (c == '"') in_str = false;
-            continue;
-        }
-        if (c == '"') in_str = true;
-        bool replaced = false;
-        if (c == '-' || c == 'N' || c == 'I') {
-            for (size_t t = 0; t < sizeof toks / sizeof toks[0] && !replaced; t++) {
-                if (token_at(s, i, len, toks[t])) {
-                    memcpy(out + o, "null", 4);
-                    o += 4;
-                    i += strlen(toks[t]);
-                    replaced = true;
-                }
-            }
-        }
-        if (!replaced) out[o++] = s[i++];
-    }
-    *out_len = o;
-    return out;
-}
-
 static bool unit_scale(const char *unit, double *scale) {
     static const struct { const char *name; double ns; } units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
@@ -218,7 +176,7 @@ static bool load_result(result_file *rf, const char *path) {
     size_t len = 0, clean_len = 0;
     char *raw = read_all(path, &len);
     if (!raw) return false;
-    char *clean = sanitize_nonfinite(raw, len, &clean_len);
+    char *clean = cnb_gbjson_sanitize(raw, len, &clean_len);
     free(raw);
     if (!clean) return file_error(path, "out of memory reading the file");
     json_error_t jerr;

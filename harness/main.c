@@ -14,6 +14,11 @@ static void usage(FILE *f) {
           "  impls SPEC --shape N,C,H,W [--train]\n"
           "                    the implementations that can run it on this CPU, best first\n"
           "  list              CPU features and every registered implementation, available or not\n"
+          "  bench (SPEC --shape N,C,H,W | --suite NAME|FILE) [--impl GLOB[,GLOB]] [--threads 1,2|scaling]\n"
+          "        [--batch N] [--cold-cache] [--out FILE.json] [--seed N] [--peaks-cache FILE] [--remeasure-peaks]\n"
+          "        [--benchmark_* flags of Google Benchmark]\n"
+          "                    check every implementation against the reference, then time it\n"
+          "  info [--cached]   topology, CPU features, compiler and flags, measured machine limits\n"
           "  compare BASE.json NEW.json [--threshold PCT] [--alpha A] [--allow-different-machine]\n"
           "                    pair two result files; exit 1 if an entry got significantly slower,\n"
           "                    disappeared, or fails agreement (Mann-Whitney U over the repetitions)\n"
@@ -32,6 +37,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "impls")) return cnb_cmd_impls(argc - 2, argv + 2);
     if (!strcmp(cmd, "list")) return cnb_cmd_list(argc - 2, argv + 2);
     if (!strcmp(cmd, "compare")) return cnb_cmd_compare(argc - 2, argv + 2);
+    if (!strcmp(cmd, "bench")) return cnb_cmd_bench(argc - 2, argv + 2);
+    if (!strcmp(cmd, "info")) return cnb_cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

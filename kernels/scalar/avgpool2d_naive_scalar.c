@@ -31,7 +31,7 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 cnb_status cnb_avgpool2d_naive_scalar_run(const cnb_plan_data *p, const cnb_io *io) {
     const cnb_geom *g = p->g;
     assert(g->kind == CNB_AVGPOOL2D && g->K == g->C);
-    assert(g->kh > 0 && g->kw > 0 && g->sh > 0 && g->sw > 0 && g->divisor >= 0);
+    assert(g->kh > 0 && g->kw > 0 && g->sh > 0 && g->sw > 0);  // divisor_override may be negative
     assert(g->pad_t >= 0 && g->pad_b >= 0 && g->pad_l >= 0 && g->pad_r >= 0 && g->OH > 0 && g->OW > 0);
     assert(io->x && io->y && io->threads > 0);
 
