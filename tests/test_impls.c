@@ -25,7 +25,11 @@ typedef struct tensor {
     int64_t n;
 } tensor;
 
-static int g_pass, g_fail, g_skip;
+static int g_pass, g_fail, g_skip, g_known;
+/* Set while checking a peer library's implementation (<layer>.<lib>.ext) on a case outside what it
+ * promises: non-finite inputs (oneDNN's max pooling ignores NaN) or ill-conditioned BatchNorm inputs
+ * (oneDNN keeps batch statistics in float). Its mismatches are then reported as KNOWN, not failures. */
+static bool g_peer_exempt;
 static const char *g_dir;
 
 static void check(bool ok, const char *impl, const char *id, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -34,10 +38,11 @@ static void check(bool ok, const char *impl, const char *id, const char *fmt, ..
         g_pass++;
         return;
     }
-    g_fail++;
+    if (g_peer_exempt) g_known++;
+    else g_fail++;
     va_list ap;
     va_start(ap, fmt);
-    printf("FAIL %s %s: ", impl, id);
+    printf("%s %s %s: ", g_peer_exempt ? "KNOWN" : "FAIL", impl, id);
     vprintf(fmt, ap);
     putchar('\n');
     va_end(ap);
@@ -169,6 +174,22 @@ static bool same_bits(const result *a, const result *b, int64_t ny) {
     return true;
 }
 
+static bool is_peer(const char *impl) {
+    const size_t n = strlen(impl);
+    return n > 4 && !strcmp(impl + n - 4, ".ext");
+}
+
+/* Non-finite values anywhere, or (BatchNorm2d) values whose magnitude dwarfs their spread. */
+static bool outside_peer_promise(const golden *gc) {
+    float lo = INFINITY, hi = -INFINITY, mag = 0;
+    for (int64_t i = 0; i < gc->x.n; i++) {
+        const float v = gc->x.f[i];
+        if (!isfinite(v)) return true;
+        lo = fminf(lo, v), hi = fmaxf(hi, v), mag = fmaxf(mag, fabsf(v));
+    }
+    return gc->layer.kind == CNB_BATCHNORM2D && mag > 1000.f * (hi - lo);
+}
+
 static void run_case(golden *gc, int *ran_any) {
     /* The reference first: against PyTorch, and deterministic across thread counts. */
     char ref_name[64];
@@ -192,6 +213,7 @@ static void run_case(golden *gc, int *ran_any) {
             g_skip++;
             continue;
         }
+        g_peer_exempt = is_peer(name) && outside_peer_promise(gc);
         for (int threads = 1; threads <= 2; threads++) {
             result r;
             if (!run_impl(gc, name, threads, &r)) continue;
@@ -202,6 +224,7 @@ static void run_case(golden *gc, int *ran_any) {
             compare(gc, name, "vs PyTorch", &r, &torch, cnb_impl_max_rel_err(i) + TORCH_REL_TOL, true);
             result_free(&r);
         }
+        g_peer_exempt = false;
     }
     result_free(&ref);
 }
@@ -258,8 +281,9 @@ int main(int argc, char **argv) {
     }
     fclose(f);
     char isa[64];
-    printf("impls (isa: %s): %d cases; %d passed, %d failed, %d skipped\n", cnb_isa_names(cnb_cpu_features(), isa, sizeof isa),
-           ncases, g_pass, g_fail, g_skip);
+    printf("impls (isa: %s): %d cases, %d known peer differences\n", cnb_isa_names(cnb_cpu_features(), isa, sizeof isa),
+           ncases, g_known);
+    printf("%d passed, %d failed, %d skipped\n", g_pass, g_fail, g_skip);
     if (g_fail) return 1;
     return ran_any ? 0 : 77;
 }
