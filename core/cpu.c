@@ -8,6 +8,12 @@
 #include <threads.h>
 
 #include "cnnbench.h"
+#include "core/cpu.h"
+
+#if CNB_HAVE_HWLOC
+#include <hwloc.h>
+#endif
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -87,4 +93,60 @@ const char *cnb_isa_names(uint32_t f, char *buf, size_t size) {
             n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? " " : "", k[i].name);
     if (!n) snprintf(buf, size, "none");
     return buf;
+}
+
+/* ---- cache sizes ---- */
+
+static once_flag g_cache_once = ONCE_FLAG_INIT;
+static cnb_caches g_caches;
+
+#if CNB_HAVE_HWLOC
+/* Smallest data/unified cache of a level: the share one core can count on. */
+static size_t hwloc_level(hwloc_topology_t t, hwloc_obj_type_t type) {
+    size_t best = 0;
+    const int n = hwloc_get_nbobjs_by_type(t, type);
+    for (int i = 0; i < n; i++) {
+        hwloc_obj_t o = hwloc_get_obj_by_type(t, type, (unsigned)i);
+        if (!o->attr || o->attr->cache.type == HWLOC_OBJ_CACHE_INSTRUCTION) continue;
+        const size_t s = (size_t)o->attr->cache.size;
+        if (s && (!best || s < best)) best = s;
+    }
+    return best;
+}
+#endif
+
+static void init_caches(void) {
+    cnb_caches c = {0};
+#if CNB_HAVE_HWLOC
+    hwloc_topology_t t;
+    if (hwloc_topology_init(&t) == 0) {
+        if (hwloc_topology_load(t) == 0) {
+            c.l1d = hwloc_level(t, HWLOC_OBJ_L1CACHE);
+            c.l2 = hwloc_level(t, HWLOC_OBJ_L2CACHE);
+            c.l3 = hwloc_level(t, HWLOC_OBJ_L3CACHE);
+            c.source = "hwloc";
+        }
+        hwloc_topology_destroy(t);
+    }
+#endif
+#if defined(_SC_LEVEL1_DCACHE_SIZE)
+    if (!c.l1d || !c.l2) {
+        const long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE), l2 = sysconf(_SC_LEVEL2_CACHE_SIZE), l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+        if (l1 > 0 && l2 > 0) {
+            c.l1d = (size_t)l1, c.l2 = (size_t)l2, c.l3 = l3 > 0 ? (size_t)l3 : 0;
+            c.source = "sysconf";
+        }
+    }
+#endif
+    if (!c.l1d || !c.l2) {
+        // Conservative for any current core: blocking sized for these still fits.
+        c.l1d = 32u << 10, c.l2 = 256u << 10, c.l3 = 0;
+        c.source = "default";
+    }
+    g_caches = c;
+}
+
+const cnb_caches *cnb_cpu_caches(void) {
+    call_once(&g_cache_once, init_caches);
+    return &g_caches;
 }

@@ -429,7 +429,7 @@ int cnb_cmd_bench(int argc, char **argv) {
             if (!*v || *end) return fail("--seed needs an integer, got '%s'", v);
         }
     }
-    if (!spec && !nsuites) return fail("give a SPEC with --shape, or --suite NAME|FILE (built-in: see suites/)");
+    if (!spec && !nsuites) suites[nsuites++] = "resnet50";  // the default suite
     if (spec && !shape_arg) return fail("a SPEC needs --shape N,C,H,W");
     if (spec && nsuites) return fail("give either a SPEC or --suite, not both");
 

@@ -17,7 +17,7 @@ static void usage(FILE *f) {
           "  bench (SPEC --shape N,C,H,W | --suite NAME|FILE) [--impl GLOB[,GLOB]] [--threads 1,2|scaling]\n"
           "        [--batch N] [--cold-cache] [--out FILE.json] [--seed N] [--peaks-cache FILE] [--remeasure-peaks]\n"
           "        [--benchmark_* flags of Google Benchmark]\n"
-          "                    check every implementation against the reference, then time it\n"
+          "                    check every implementation against the reference, then time it (default: --suite resnet50)\n"
           "  info [--cached]   topology, CPU features, compiler and flags, measured machine limits\n"
           "  compare BASE.json NEW.json [--threshold PCT] [--alpha A] [--allow-different-machine]\n"
           "                    pair two result files; exit 1 if an entry got significantly slower,\n"

@@ -62,9 +62,20 @@ static inline size_t cnb_dnnl_round(size_t n) { return (n + CNB_DNNL_ALIGN - 1) 
 // oneDNN takes const inputs through void * handles and never writes them (their layouts have no padding).
 static inline void *cnb_dnnl_unconst(const void *p) { return (void *)(uintptr_t)p; }
 
+// oneDNN uses the widest ISA the CPU has (AVX-512 where present); cnnbench's kernels stop at AVX2, so the
+// peers are held to the same ISA as ours (capped by CNB_ISA too) for a like-for-like comparison, unless the
+// user sets oneDNN's own DNNL_MAX_CPU_ISA. The setting takes effect only before oneDNN creates its first
+// primitive; later calls fail harmlessly, so calling it from every supports() is enough.
+static inline void cnb_dnnl_cap_isa(void) {
+    if (getenv("DNNL_MAX_CPU_ISA") || getenv("ONEDNN_MAX_CPU_ISA")) return;
+    const uint32_t f = cnb_cpu_features();
+    (void)dnnl_set_max_cpu_isa((f & CNB_ISA_AVX2) && (f & CNB_ISA_FMA) ? dnnl_cpu_isa_avx2 : dnnl_cpu_isa_sse41);
+}
+
 // The checks every peer's supports() starts with: the runtime can be steered by OpenMP ICVs, and the sizes
 // fit the int oneDNN uses for spatial sizes in its descriptor checks.
 static inline cnb_status cnb_dnnl_common_supports(const cnb_geom *g, cnb_error *why) {
+    cnb_dnnl_cap_isa();
     const dnnl_version_t *v = dnnl_version();
     if (v->major != 2)
         return cnb_fail(why, CNB_E_UNSUPPORTED, "libdnnl %d.%d.%d is loaded, built against 2.x", v->major, v->minor,
