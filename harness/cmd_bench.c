@@ -35,6 +35,7 @@ typedef struct layer_item {
     double flops, bytes;
     cnb_bench_data data;
     bool data_ok;
+    char auto_impl[64];     /* what `auto` picks for this layer (no plan file) */
     float *y;               /* output buffer shared by this layer's benchmarks (they run one at a time) */
     int64_t *idx;
     float *nrm, *nrv;
@@ -241,8 +242,9 @@ static void print_table(const bench_ctx *c, layer_item *layers, size_t nl) {
         double peak;
         bool compute;
         peak_for(c, L, 1, &peak, &compute);
-        printf("\n%s:%s  %s  %s  x%lld  %.4g GFLOP  %.4g MB  (%s-bound)\n", L->suite, L->name, L->spec, shape,
-               (long long)L->count, L->flops * 1e-9, L->bytes * 1e-6, compute ? "compute" : "memory");
+        printf("\n%s:%s  %s  %s  x%lld  %.4g GFLOP  %.4g MB  (%s-bound; auto: %s)\n", L->suite, L->name, L->spec, shape,
+               (long long)L->count, L->flops * 1e-9, L->bytes * 1e-6, compute ? "compute" : "memory",
+               L->auto_impl[0] ? L->auto_impl : "?");
         printf("  %-34s %3s %10s %9s %8s %7s %9s %9s %8s %9s  %s\n", "implementation", "thr", "time", "GFLOP/s", "GB/s",
                "%peak", "vs naive", "vs im2col", "scaling", "pack", "agreement");
         for (size_t i = 0; i < n; i++) {
@@ -277,6 +279,31 @@ static void print_table(const bench_ctx *c, layer_item *layers, size_t nl) {
         }
     }
     free(rows);
+}
+
+/* Whole-network totals per thread count, each layer weighted by its count: the best implementation per
+ * layer, auto's choice, and every algorithm family that covers every layer of its kind. */
+static void print_totals(const bench_ctx *c, layer_item *layers, size_t nl, const int *tl, int nt) {
+    if (nl < 2) return;
+    printf("\nwhole network (%zu distinct layers, each weighted by its count):\n", nl);
+    for (int k = 0; k < nt; k++) {
+        double best = 0, aut = 0;
+        bool auto_ok = true;
+        for (size_t l = 0; l < nl; l++) {
+            const double b = entry_time(c, &layers[l], "*", tl[k]);
+            const double a = layers[l].auto_impl[0] ? entry_time(c, &layers[l], layers[l].auto_impl, tl[k]) : 0;
+            best += (double)layers[l].count * b;
+            aut += (double)layers[l].count * a;
+            auto_ok &= a > 0;
+        }
+        char tb[32], ta[32];
+        fmt_time(best, tb, sizeof tb);
+        fmt_time(aut, ta, sizeof ta);
+        printf("  threads=%d: best per layer %s; auto's choice %s%s", tl[k], tb, auto_ok ? ta : "-",
+               auto_ok && best > 0 ? "" : " (auto's choice not measured everywhere)");
+        if (auto_ok && best > 0) printf(" (%.1f%% over the best)", 100.0 * (aut / best - 1));
+        putchar('\n');
+    }
 }
 
 /* Add cnnbench's context and per-entry metadata to the Google Benchmark JSON file raw, writing out. */
@@ -324,6 +351,7 @@ static int write_results(const bench_ctx *c, const char *raw, const char *out) {
             json_object_set_new(b, "shape", json_string(shape));
             json_object_set_new(b, "count", json_integer(L->count));
             json_object_set_new(b, "impl", json_string(cnb_impl_name(e->impl)));
+            json_object_set_new(b, "auto_impl", json_string(L->auto_impl));
             json_object_set_new(b, "omp_threads", json_integer(e->threads));
             json_object_set_new(b, "flops", json_real(L->flops));
             json_object_set_new(b, "bytes", json_real(L->bytes));
@@ -513,6 +541,11 @@ int cnb_cmd_bench(int argc, char **argv) {
             goto done;
         }
         L->data_ok = true;
+        cnb_plan *ap = NULL;
+        cnb_params aprm = {.weight = L->data.w, .bias = L->data.b, .running_mean = L->data.rm, .running_var = L->data.rv};
+        if (cnb_plan_create(&L->layer, &L->shape, "auto", &aprm, &ap, NULL) == CNB_OK)
+            snprintf(L->auto_impl, sizeof L->auto_impl, "%s", cnb_plan_impl(ap));
+        cnb_plan_destroy(ap);
         const double ref_s = now_s() - t0;
         L->y = malloc((size_t)(L->data.ny ? L->data.ny : 1) * sizeof *L->y);
         if (L->data.ref_idx) L->idx = malloc((size_t)(L->data.ny ? L->data.ny : 1) * sizeof *L->idx);
@@ -646,6 +679,7 @@ int cnb_cmd_bench(int argc, char **argv) {
             }
     }
     print_table(&c, layers, nl);
+    print_totals(&c, layers, nl, tl, nt);
     rc = 0;
     if (out && !user_out && write_results(&c, raw, out)) rc = 1;
     if (c.fail_count) {
