@@ -274,7 +274,8 @@ static void judge(const cnb_bench_data *d, const char *impl, const outputs *o, c
         for (int t = 0; t < 3; t++) {
             if (!got[t] || !want[t]) continue;
             double scale = 0;
-            for (int64_t i = 0; i < cnt[t]; i++) scale = fmax(scale, fabs(want[t][i]));
+            for (int64_t i = 0; i < cnt[t]; i++)
+                if (fabs(want[t][i]) > scale) scale = fabs(want[t][i]);  // not fmax(): gcc 12 for aarch64 ICEs vectorising it
             const double unit = FLT_EPSILON * (scale > 0 ? scale : 1);
             for (int64_t i = 0; i < cnt[t]; i++) {
                 const double e = fabs((double)got[t][i] - want[t][i]) / unit;

@@ -151,7 +151,8 @@ static void test_broken(const char *dir) {
         char cmd[4096];
         const char *line = r + strlen("reproduce: cnnbench");
         size_t len = strcspn(line, "\n");
-        snprintf(cmd, sizeof cmd, "'%s'%.*s > /dev/null 2>&1", g_broken, (int)len, line);
+        const char *wrap = getenv("CNB_TEST_EXEC");
+        snprintf(cmd, sizeof cmd, "%s '%s'%.*s > /dev/null 2>&1", wrap ? wrap : "", g_broken, (int)len, line);
         tu_check(system(cmd) == 0, "reproducer", "does not run: %s", cmd);
     }
     json_t *root = load(out);

@@ -14,73 +14,21 @@
 
 #include "cnnbench.h"
 #include "harness/npy.h"
+#include "test_util.h"
 
 #define TORCH_REL_TOL 1e-6
 
-static int g_pass, g_fail;
 static const char *g_bin, *g_golden;
 static char g_tmp[256];
 
-static void check(bool ok, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void check(bool ok, const char *what, const char *fmt, ...) {
-    if (ok) {
-        g_pass++;
-        return;
-    }
-    g_fail++;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL %s: ", what);
-    vprintf(fmt, ap);
-    putchar('\n');
-    va_end(ap);
-}
+#define check tu_check
+#define exists tu_exists
+#define count_lines tu_count_lines
 
-static bool exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-/* Run cnnbench with args; stdout and stderr go to files in g_tmp. Returns the exit status (-1 on signal). */
 static int run(char *const args[], char *out, size_t out_size, char *err, size_t err_size) {
-    char so[512], se[512];
-    snprintf(so, sizeof so, "%s/stdout", g_tmp);
-    snprintf(se, sizeof se, "%s/stderr", g_tmp);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen(so, "w", stdout) || !freopen(se, "w", stderr)) _exit(126);
-        char *argv[64];
-        int n = 0;
-        argv[n++] = (char *)g_bin;
-        for (int i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
-        argv[n] = NULL;
-        execv(g_bin, argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    FILE *f;
-    if (out && (f = fopen(so, "r"))) {
-        size_t k = fread(out, 1, out_size - 1, f);
-        out[k] = 0;
-        fclose(f);
-    }
-    if (err && (f = fopen(se, "r"))) {
-        size_t k = fread(err, 1, err_size - 1, f);
-        err[k] = 0;
-        fclose(f);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return tu_run(g_bin, args, out, out_size, err, err_size);
 }
 
-static int count_lines(const char *s) {
-    int n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
-}
-
-/* The command must fail cleanly: non-zero exit, not a crash, one line on stderr, no output file. */
 static void expect_error(const char *what, char *const args[], const char *out_path) {
     char err[4096] = "";
     unlink(out_path);
@@ -494,19 +442,17 @@ int main(int argc, char **argv) {
     }
     g_bin = argv[1];
     g_golden = argv[2];
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/cnb_cli_XXXXXX");
-    if (!mkdtemp(g_tmp)) {
+    const char *dir = tu_tmpdir();
+    if (!dir) {
         perror("mkdtemp");
         return 1;
     }
+    snprintf(g_tmp, sizeof g_tmp, "%s", dir);
     list_and_impls();
     golden_cases();
     error_cases();
     param_error_cases();
     malformed_inputs();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    if (system(cmd)) printf("warning: could not remove %s\n", g_tmp);
-    printf("cli: %d passed, %d failed\n", g_pass, g_fail);
-    return g_fail ? 1 : 0;
+    tu_cleanup();
+    return tu_summary("cli");
 }

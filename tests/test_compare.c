@@ -13,10 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness/mannwhitney.h"
+#include "test_util.h"
 
 static int g_pass, g_fail;
 static const char *g_bin;
@@ -223,41 +223,17 @@ static bool write_text(const char *path, const char *text) {
 
 static char g_out[1 << 16], g_err[1 << 12];
 
-static void slurp(const char *path, char *buf, size_t size) {
-    buf[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    size_t k = fread(buf, 1, size - 1, f);
-    buf[k] = 0;
-    fclose(f);
-}
-
 /* Run `cnnbench compare ARGS...` (NULL-terminated); stdout and stderr land in g_out and g_err. */
 static int compare(const char *first, ...) {
-    char so[512], se[512];
-    snprintf(so, sizeof so, "%s/stdout", g_tmp);
-    snprintf(se, sizeof se, "%s/stderr", g_tmp);
     char *argv[32];
     int n = 0;
-    argv[n++] = (char *)g_bin;
     argv[n++] = "compare";
     va_list ap;
     va_start(ap, first);
     for (const char *a = first; a && n < 31; a = va_arg(ap, const char *)) argv[n++] = (char *)a;
     va_end(ap);
     argv[n] = NULL;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen(so, "w", stdout) || !freopen(se, "w", stderr)) _exit(126);
-        execv(g_bin, argv);
-        _exit(127);
-    }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) < 0) return -1;
-    slurp(so, g_out, sizeof g_out);
-    slurp(se, g_err, sizeof g_err);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return tu_run(g_bin, argv, g_out, sizeof g_out, g_err, sizeof g_err);
 }
 
 static int count_lines(const char *s) {
