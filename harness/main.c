@@ -22,6 +22,9 @@ static void usage(FILE *f) {
           "  compare BASE.json NEW.json [--threshold PCT] [--alpha A] [--allow-different-machine]\n"
           "                    pair two result files; exit 1 if an entry got significantly slower,\n"
           "                    disappeared, or fails agreement (Mann-Whitney U over the repetitions)\n"
+          "  report RESULTS.json [more.json ...] --out report.html\n"
+          "                    one self-contained HTML page with charts: per-layer GFLOP/s, roofline, thread\n"
+          "                    scaling, whole-network time per implementation choice; several files side by side\n"
           "SPEC is the PyTorch constructor call, e.g. \"Conv2d(3, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3), bias=False)\".\n"
           "CNB_ISA=scalar|avx2|avx512|neon caps the instruction sets used.\n",
           f);
@@ -39,6 +42,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "compare")) return cnb_cmd_compare(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cnb_cmd_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cnb_cmd_info(argc - 2, argv + 2);
+    if (!strcmp(cmd, "report")) return cnb_cmd_report(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;
