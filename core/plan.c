@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/planfile.h"
 #include "core/registry.h"
 #include "core/status.h"
 
@@ -15,6 +16,7 @@ struct cnb_plan {
     float *owned[4];          /* the arrays behind w */
     cnb_plan_data data;
     int64_t num_batches_tracked;
+    bool from_file;           /* `auto` took impl from the loaded plan file */
 };
 
 /* A copy of src (n floats), or n copies of fill when src is NULL. */
@@ -92,8 +94,14 @@ cnb_status cnb_plan_create(const cnb_layer *layer, const cnb_shape *input, const
         goto fail;
     }
     if (!impl || !strcmp(impl, "auto")) {
-        pl->impl = cnb_pick(&pl->g, err);
-        if (!pl->impl) { st = CNB_E_UNSUPPORTED; goto fail; }
+        const int threads = params ? params->threads : 0;
+        if (threads < 0) {
+            st = cnb_fail(err, CNB_E_INVALID_ARG, "params.threads must be 0 (the OpenMP default) or positive, got %d", threads);
+            goto fail;
+        }
+        if ((st = cnb_planfile_choose(&pl->g, threads > 0 ? threads : omp_get_max_threads(), &pl->impl, err))) goto fail;
+        pl->from_file = pl->impl != NULL;
+        if (!pl->impl && !(pl->impl = cnb_pick(&pl->g, err))) { st = CNB_E_UNSUPPORTED; goto fail; }
     } else {
         long i = cnb_impl_find(impl);
         if (i < 0) { st = cnb_fail(err, CNB_E_NOT_FOUND, "no implementation named '%s' (see `cnnbench list`)", impl); goto fail; }
@@ -112,6 +120,7 @@ fail:
 }
 
 const char *cnb_plan_impl(const cnb_plan *p) { return p ? p->impl->name : NULL; }
+bool cnb_plan_from_file(const cnb_plan *p) { return p && p->from_file; }
 const cnb_shape *cnb_plan_output_shape(const cnb_plan *p) { return p ? &p->g.out_shape : NULL; }
 size_t cnb_plan_workspace_size(const cnb_plan *p) { return p ? p->data.workspace_bytes : 0; }
 

@@ -15,6 +15,7 @@ static const char *const k_status_names[CNB_STATUS_COUNT] = {
     [CNB_E_NOMEM] = "out of memory",
     [CNB_E_IO] = "i/o error",
     [CNB_E_PARSE] = "parse error",
+    [CNB_E_MISMATCH] = "made for another machine or build",
 };
 
 static const char *const k_kind_names[CNB_KIND_COUNT] = {

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/spec.h"
 #include "core/status.h"
 #include "harness/agree.h"
 #include "harness/npy.h"
-#include "harness/spec.h"
 
 #define CHUNK 4096
 

@@ -9,5 +9,6 @@ int cnb_cmd_bench(int argc, char **argv);    /* harness/cmd_bench.c */
 int cnb_cmd_compare(int argc, char **argv);  /* harness/cmd_compare.c */
 int cnb_cmd_info(int argc, char **argv);     /* harness/cmd_info.c */
 int cnb_cmd_report(int argc, char **argv);   /* harness/cmd_report.c */
+int cnb_cmd_tune(int argc, char **argv);     /* harness/cmd_tune.c */
 
 #endif /* CNB_HARNESS_CMD_H */

@@ -15,17 +15,17 @@
 #include <unistd.h>
 
 #include "cnnbench.h"
+#include "core/spec.h"
 #include "harness/agree.h"
+#include "harness/cliopt.h"
 #include "harness/bench_meta.h"
 #include "harness/cmd.h"
 #include "harness/gbench_shim.h"
 #include "harness/gbjson.h"
 #include "harness/peak.h"
-#include "harness/spec.h"
 #include "harness/suite.h"
 #include "harness/topo.h"
 
-#define MAX_THREAD_COUNTS 64
 
 typedef struct layer_item {
     char suite[64], name[64], spec[512];
@@ -35,7 +35,8 @@ typedef struct layer_item {
     double flops, bytes;
     cnb_bench_data data;
     bool data_ok;
-    char auto_impl[64];     /* what `auto` picks for this layer (no plan file) */
+    char auto_impl[CNB_MAX_THREAD_COUNTS][64];   /* what `auto` picks for this layer at each --threads count */
+    bool auto_from_plan[CNB_MAX_THREAD_COUNTS];  /* ... taken from the --plan file */
     float *y;               /* output buffer shared by this layer's benchmarks (they run one at a time) */
     int64_t *idx;
     float *nrm, *nrv;
@@ -56,7 +57,7 @@ typedef struct bench_entry {
     char name[400];         /* the benchmark's registered name */
     void *workspace;
     size_t workspace_size;
-    int cpus[MAX_THREAD_COUNTS];
+    int cpus[CNB_MAX_THREAD_COUNTS];
     char pin_report[256];
     bool pin_ok, announced;
     double est_s;           /* wall time of the agreement run (plan + one run): an upper bound of one run */
@@ -75,6 +76,7 @@ typedef struct bench_ctx {
     bench_entry *entries;
     size_t n_entries, done;
     int fail_count;
+    int tl[CNB_MAX_THREAD_COUNTS], nt;   /* the thread counts, as given */
 } bench_ctx;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -88,32 +90,21 @@ static int fail(const char *fmt, ...) {
     return 1;
 }
 
-static bool impl_matches(const char *name, const char *globs) {
-    if (!globs) return true;
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", globs);
-    for (char *save = NULL, *g = strtok_r(buf, ",", &save); g; g = strtok_r(NULL, ",", &save))
-        if (!fnmatch(g, name, 0)) return true;
-    return false;
-}
-
-/* "--name VALUE" or "--name=VALUE": true when argv[*i] is that option; *v is NULL if the value is missing. */
-static bool take(int argc, char **argv, int *i, const char *name, const char **v) {
-    const size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n)) return false;
-    if (argv[*i][n] == '=') {
-        *v = argv[*i] + n + 1;
-        return true;
-    }
-    if (argv[*i][n]) return false;
-    *v = *i + 1 < argc ? argv[++*i] : NULL;
-    return true;
-}
-
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* What `auto` picks for L at threads threads ("" if it cannot run it), and whether a plan file said so. */
+static const char *auto_of(const bench_ctx *c, const layer_item *L, int threads, bool *from_plan) {
+    for (int k = 0; k < c->nt; k++)
+        if (c->tl[k] == threads) {
+            if (from_plan) *from_plan = L->auto_from_plan[k];
+            return L->auto_impl[k];
+        }
+    if (from_plan) *from_plan = false;
+    return "";
 }
 
 /* The benchmark body: pin, then the timed loop over cnb_plan_run. */
@@ -242,9 +233,19 @@ static void print_table(const bench_ctx *c, layer_item *layers, size_t nl) {
         double peak;
         bool compute;
         peak_for(c, L, 1, &peak, &compute);
+        // auto's choice: one name when it is the same at every thread count, else one per count.
+        char autos[400] = "";
+        bool same = true;
+        for (int k = 1; k < c->nt; k++)
+            same &= !strcmp(L->auto_impl[k], L->auto_impl[0]) && L->auto_from_plan[k] == L->auto_from_plan[0];
+        for (int k = 0, q = 0; k < (same ? 1 : c->nt) && q < (int)sizeof autos; k++) {
+            char thr[24] = "";
+            if (!same) snprintf(thr, sizeof thr, " at %d thread%s", c->tl[k], c->tl[k] == 1 ? "" : "s");
+            q += snprintf(autos + q, sizeof autos - (size_t)q, "%s%s%s%s", k ? ", " : "",
+                          L->auto_impl[k][0] ? L->auto_impl[k] : "?", L->auto_from_plan[k] ? " from the plan file" : "", thr);
+        }
         printf("\n%s:%s  %s  %s  x%lld  %.4g GFLOP  %.4g MB  (%s-bound; auto: %s)\n", L->suite, L->name, L->spec, shape,
-               (long long)L->count, L->flops * 1e-9, L->bytes * 1e-6, compute ? "compute" : "memory",
-               L->auto_impl[0] ? L->auto_impl : "?");
+               (long long)L->count, L->flops * 1e-9, L->bytes * 1e-6, compute ? "compute" : "memory", autos);
         printf("  %-34s %3s %10s %9s %8s %7s %9s %9s %8s %9s  %s\n", "implementation", "thr", "time", "GFLOP/s", "GB/s",
                "%peak", "vs naive", "vs im2col", "scaling", "pack", "agreement");
         for (size_t i = 0; i < n; i++) {
@@ -289,9 +290,11 @@ static void print_totals(const bench_ctx *c, layer_item *layers, size_t nl, cons
     for (int k = 0; k < nt; k++) {
         double best = 0, aut = 0;
         bool auto_ok = true;
+        size_t from_plan = 0;
         for (size_t l = 0; l < nl; l++) {
+            from_plan += layers[l].auto_from_plan[k];
             const double b = entry_time(c, &layers[l], "*", tl[k]);
-            const double a = layers[l].auto_impl[0] ? entry_time(c, &layers[l], layers[l].auto_impl, tl[k]) : 0;
+            const double a = layers[l].auto_impl[k][0] ? entry_time(c, &layers[l], layers[l].auto_impl[k], tl[k]) : 0;
             best += (double)layers[l].count * b;
             aut += (double)layers[l].count * a;
             auto_ok &= a > 0;
@@ -299,7 +302,9 @@ static void print_totals(const bench_ctx *c, layer_item *layers, size_t nl, cons
         char tb[32], ta[32];
         fmt_time(best, tb, sizeof tb);
         fmt_time(aut, ta, sizeof ta);
-        printf("  threads=%d: best per layer %s; auto's choice %s%s", tl[k], tb, auto_ok ? ta : "-",
+        char src[96] = "";
+        if (from_plan) snprintf(src, sizeof src, " (from the plan file for %zu of %zu layers)", from_plan, nl);
+        printf("  threads=%d: best per layer %s; auto's choice%s %s%s", tl[k], tb, src, auto_ok ? ta : "-",
                auto_ok && best > 0 ? "" : " (auto's choice not measured everywhere)");
         if (auto_ok && best > 0) printf(" (%.1f%% over the best)", 100.0 * (aut / best - 1));
         putchar('\n');
@@ -351,7 +356,9 @@ static int write_results(const bench_ctx *c, const char *raw, const char *out) {
             json_object_set_new(b, "shape", json_string(shape));
             json_object_set_new(b, "count", json_integer(L->count));
             json_object_set_new(b, "impl", json_string(cnb_impl_name(e->impl)));
-            json_object_set_new(b, "auto_impl", json_string(L->auto_impl));
+            bool from_plan;
+            json_object_set_new(b, "auto_impl", json_string(auto_of(c, L, e->threads, &from_plan)));
+            json_object_set_new(b, "auto_from_plan", json_boolean(from_plan));
             json_object_set_new(b, "omp_threads", json_integer(e->threads));
             json_object_set_new(b, "flops", json_real(L->flops));
             json_object_set_new(b, "bytes", json_real(L->bytes));
@@ -375,40 +382,13 @@ static int write_results(const bench_ctx *c, const char *raw, const char *out) {
     return 0;
 }
 
-static bool parse_threads(const char *s, int cores, int *list, int *n, char *msg, size_t msize) {
-    *n = 0;
-    if (!strcmp(s, "scaling")) {
-        for (int t = 1; t <= cores && *n < MAX_THREAD_COUNTS; t++) list[(*n)++] = t;
-        return true;
-    }
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *end;
-        long v = strtol(tok, &end, 10);
-        if (*end || v < 1 || *n >= MAX_THREAD_COUNTS) {
-            snprintf(msg, msize, "--threads: '%s' is not a list of positive thread counts or 'scaling'", s);
-            return false;
-        }
-        if (v > cores) {
-            snprintf(msg, msize, "--threads %ld: this machine has %d physical cores; more threads than cores is refused", v, cores);
-            return false;
-        }
-        list[(*n)++] = (int)v;
-    }
-    if (!*n) {
-        snprintf(msg, msize, "--threads: empty list");
-        return false;
-    }
-    return true;
-}
-
 int cnb_cmd_bench(int argc, char **argv) {
     const char *spec = NULL, *shape_arg = NULL, *impl_glob = NULL, *threads_arg = "1", *out = NULL, *peaks_cache = NULL;
+    const char *plan_file = NULL;
     const char *suites[16];
     int nsuites = 0;
     long long batch = 0, seed = 1;
-    bool train = false, cold = false, remeasure = false;
+    bool train = false, cold = false, remeasure = false, any_machine = false;
     char *gb_argv[256];
     int gb_argc = 0;
     gb_argv[gb_argc++] = "cnnbench-bench";
@@ -426,15 +406,16 @@ int cnb_cmd_bench(int argc, char **argv) {
             continue;
         }
         static const char *const valued[] = {"--shape", "--suite", "--impl", "--threads", "--out", "--peaks-cache",
-                                             "--batch", "--seed"};
+                                             "--batch", "--seed", "--plan"};
         const char *opt = NULL;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0] && !opt; k++)
-            if (take(argc, argv, &i, valued[k], &v)) opt = valued[k];
+            if (cnb_opt_take(argc, argv, &i, valued[k], &v)) opt = valued[k];
         if (opt && !v) return fail("%s needs a value", opt);
         if (!opt) {
             if (!strcmp(a, "--train")) train = true;
             else if (!strcmp(a, "--cold-cache")) cold = true;
             else if (!strcmp(a, "--remeasure-peaks")) remeasure = true;
+            else if (!strcmp(a, "--any-machine")) any_machine = true;
             else if (a[0] == '-' && a[1] == '-') return fail("unknown option '%s'", a);
             else if (!spec) spec = a;
             else return fail("unexpected argument '%s' (quote the SPEC as one argument)", a);
@@ -449,6 +430,7 @@ int cnb_cmd_bench(int argc, char **argv) {
         else if (!strcmp(opt, "--threads")) threads_arg = v;
         else if (!strcmp(opt, "--out")) out = v;
         else if (!strcmp(opt, "--peaks-cache")) peaks_cache = v;
+        else if (!strcmp(opt, "--plan")) plan_file = v;
         else if (!strcmp(opt, "--batch")) {
             batch = strtoll(v, &end, 10);
             if (!*v || *end || batch < 1) return fail("--batch needs a positive integer, got '%s'", v);
@@ -460,6 +442,7 @@ int cnb_cmd_bench(int argc, char **argv) {
     if (!spec && !nsuites) suites[nsuites++] = "resnet50";  // the default suite
     if (spec && !shape_arg) return fail("a SPEC needs --shape N,C,H,W");
     if (spec && nsuites) return fail("give either a SPEC or --suite, not both");
+    if (any_machine && !plan_file) return fail("--any-machine goes with --plan FILE");
 
     bench_ctx c = {.cold = cold};
     cnb_error err = {0};
@@ -467,10 +450,16 @@ int cnb_cmd_bench(int argc, char **argv) {
     int rc = 1;
     layer_item *layers = NULL;
     size_t nl = 0;
-    int tl[MAX_THREAD_COUNTS], nt = 0;
+    int tl[CNB_MAX_THREAD_COUNTS], nt = 0;
     char msg[512], raw[512] = "";
-    if (!parse_threads(threads_arg, cnb_topo_cores(&c.topo), tl, &nt, msg, sizeof msg)) {
+    if (!cnb_parse_threads(threads_arg, cnb_topo_cores(&c.topo), tl, &nt, msg, sizeof msg)) {
         fail("%s", msg);
+        goto done;
+    }
+    memcpy(c.tl, tl, sizeof tl);
+    c.nt = nt;
+    if (plan_file && cnb_plan_file_load(plan_file, any_machine ? CNB_PLAN_FILE_ANY_MACHINE : 0, &err)) {
+        fail("%s", err.msg);
         goto done;
     }
 
@@ -541,11 +530,19 @@ int cnb_cmd_bench(int argc, char **argv) {
             goto done;
         }
         L->data_ok = true;
-        cnb_plan *ap = NULL;
-        cnb_params aprm = {.weight = L->data.w, .bias = L->data.b, .running_mean = L->data.rm, .running_var = L->data.rv};
-        if (cnb_plan_create(&L->layer, &L->shape, "auto", &aprm, &ap, NULL) == CNB_OK)
-            snprintf(L->auto_impl, sizeof L->auto_impl, "%s", cnb_plan_impl(ap));
-        cnb_plan_destroy(ap);
+        for (int k = 0; k < nt; k++) {  // a plan file's choice depends on the thread count
+            cnb_plan *ap = NULL;
+            cnb_params aprm = {.weight = L->data.w, .bias = L->data.b, .running_mean = L->data.rm,
+                               .running_var = L->data.rv, .threads = tl[k]};
+            if (cnb_plan_create(&L->layer, &L->shape, "auto", &aprm, &ap, &err) == CNB_OK) {
+                snprintf(L->auto_impl[k], sizeof L->auto_impl[k], "%s", cnb_plan_impl(ap));
+                L->auto_from_plan[k] = cnb_plan_from_file(ap);
+            } else if (plan_file) {  // the plan file names what cannot run here: an error, not a fall-back
+                fail("%s:%s: auto: %s", L->suite, L->name, err.msg);
+                goto done;
+            }
+            cnb_plan_destroy(ap);
+        }
         const double ref_s = now_s() - t0;
         L->y = malloc((size_t)(L->data.ny ? L->data.ny : 1) * sizeof *L->y);
         if (L->data.ref_idx) L->idx = malloc((size_t)(L->data.ny ? L->data.ny : 1) * sizeof *L->idx);
@@ -555,7 +552,7 @@ int cnb_cmd_bench(int argc, char **argv) {
         }
         if (!L->y || (L->data.ref_idx && !L->idx) || (L->data.rm && (!L->nrm || !L->nrv))) goto nomem;
         for (size_t i = 0; i < cnb_impl_count(); i++) {
-            if (cnb_impl_kind(i) != L->layer.kind || !impl_matches(cnb_impl_name(i), impl_glob)) continue;
+            if (cnb_impl_kind(i) != L->layer.kind || !cnb_impl_matches(cnb_impl_name(i), impl_glob)) continue;
             if (cnb_impl_check(i, &L->layer, &L->shape, NULL) != CNB_OK) continue;
             cnb_plan *plan = NULL;
             double pack_ms = 0;
@@ -671,6 +668,7 @@ int cnb_cmd_bench(int argc, char **argv) {
     printf("cnnbench bench: peaks for 1 thread: %.1f GFLOP/s FMA (%s), triad %.1f GB/s DRAM, %.1f GB/s L2%s\n",
            cnb_peaks_fma_for(&c.peaks, 1), c.peaks.isa_best, c.peaks.triad_dram_gbs[0], c.peaks.triad_l2_gbs[0],
            c.peaks.from_cache ? " (cached)" : "");
+    if (plan_file) printf("auto takes its choices from the plan file %s where it has the layer\n", plan_file);
     for (int k = 0; k < nt; k++) {
         for (size_t i = 0; i < c.n_entries; i++)
             if (c.entries[i].threads == tl[k] && c.entries[i].announced) {

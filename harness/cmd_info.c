@@ -9,13 +9,10 @@
 
 #include "cnnbench.h"
 #include "harness/cmd.h"
+#include "core/planfile.h"
 #include "harness/peak.h"
 #include "harness/topo.h"
 
-// Set by CMake to the flags the library was compiled with.
-#ifndef CNB_BUILD_FLAGS
-#define CNB_BUILD_FLAGS "unknown"
-#endif
 
 static void usage(FILE *f) {
     fputs("usage: cnnbench info [--cached] [--cache FILE] [--refresh] [--no-measure]\n"
@@ -56,14 +53,10 @@ int cnb_cmd_info(int argc, char **argv) {
         }
     }
 
-#if defined(__clang__)
-    printf("compiler:   %s\n", __VERSION__);
-#elif defined(__GNUC__)
-    printf("compiler:   gcc %s\n", __VERSION__);
-#else
-    printf("compiler:   unknown\n");
-#endif
-    printf("flags:      %s\n", CNB_BUILD_FLAGS);
+    const cnb_build_facts *bf = cnb_build_facts_here();
+    printf("cnnbench:   %s (commit %s)\n", bf->version, bf->git_commit);
+    printf("compiler:   %s\n", bf->compiler);
+    printf("flags:      %s\n", bf->flags);
     printf("openmp:     version %d, %d threads by default\n", _OPENMP, omp_get_max_threads());
 
     char det[64], use[64];

@@ -15,11 +15,9 @@
 #include "core/status.h"
 #include "harness/cmd.h"
 #include "harness/gbjson.h"
+#include "core/planfile.h"
 #include "harness/svg.h"
 
-#ifndef CNB_VERSION
-#define CNB_VERSION "unknown"
-#endif
 
 #define USAGE "usage: cnnbench report RESULTS.json [more.json ...] --out report.html"
 
@@ -1538,7 +1536,8 @@ static cnb_status write_report(const rp_report *r, cnb_buf *b) {
     cnb_buf_puts(b, "</nav>\n");
     for (size_t k = 0; k < r->nf; k++) section_file(b, r, k);
     if (r->nf > 1) section_compare(b, r);
-    cnb_buf_puts(b, "<p class=\"note\">Made by <code>cnnbench report</code> " CNB_VERSION ".</p>\n</body>\n</html>\n");
+    cnb_buf_printf(b, "<p class=\"note\">Made by <code>cnnbench report</code> %s.</p>\n</body>\n</html>\n",
+                   cnb_build_facts_here()->version);
     return b->oom ? CNB_E_NOMEM : CNB_OK;
 }
 

@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "cnnbench.h"
+#include "core/spec.h"
 #include "harness/cmd.h"
 #include "harness/npy.h"
-#include "harness/spec.h"
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...) {
@@ -38,10 +38,10 @@ static void shape_str(const cnb_shape *s, char *buf, size_t size) {
 /* ---- run ---- */
 
 typedef struct run_opts {
-    const char *spec, *input, *output, *weight, *bias, *rmean, *rvar, *new_rmean, *new_rvar, *indices, *impl;
+    const char *spec, *input, *output, *weight, *bias, *rmean, *rvar, *new_rmean, *new_rvar, *indices, *impl, *plan;
     long long nbt;
     int threads;
-    bool train;
+    bool train, any_machine;
 } run_opts;
 
 /* Matches "--name VALUE" or "--name=VALUE"; advances *i past what it used. */
@@ -81,6 +81,7 @@ static int parse_run_opts(int argc, char **argv, run_opts *o, bool allow_files) 
             {"--input", &o->input}, {"--output", &o->output}, {"--weight", &o->weight}, {"--bias", &o->bias},
             {"--running-mean", &o->rmean}, {"--running-var", &o->rvar}, {"--new-running-mean", &o->new_rmean},
             {"--new-running-var", &o->new_rvar}, {"--indices", &o->indices}, {"--impl", &o->impl},
+            {"--plan", &o->plan},
         };
         bool used = false;
         for (size_t f = 0; f < sizeof files / sizeof files[0] && !used; f++) {
@@ -103,6 +104,8 @@ static int parse_run_opts(int argc, char **argv, run_opts *o, bool allow_files) 
             o->threads = (int)t;
         } else if (!strcmp(a, "--train")) {
             o->train = true;
+        } else if (allow_files && !strcmp(a, "--any-machine")) {
+            o->any_machine = true;
         } else if (a[0] == '-' && a[1] == '-') {
             return fail("unknown option '%s'", a);
         } else if (!o->spec) {
@@ -169,6 +172,8 @@ int cnb_cmd_run(int argc, char **argv) {
     if (layer.kind != CNB_MAXPOOL2D && o.indices)
         return fail("run: --indices is only for MaxPool2d, not %s", kind);
     if (is_conv && !o.weight) return fail("run: %s needs --weight W.npy", kind);
+    if (o.any_machine && !o.plan) return fail("run: --any-machine goes with --plan FILE");
+    if (o.plan && cnb_plan_file_load(o.plan, o.any_machine ? CNB_PLAN_FILE_ANY_MACHINE : 0, &e)) return fail_err(&e);
 
     int rc = 1;
     float *x = NULL, *y = NULL, *w = NULL, *b = NULL, *rm = NULL, *rv = NULL, *nrm = NULL, *nrv = NULL;
@@ -189,7 +194,8 @@ int cnb_cmd_run(int argc, char **argv) {
         goto done;
     }
 
-    cnb_params prm = {.weight = w, .bias = b, .running_mean = rm, .running_var = rv, .num_batches_tracked = o.nbt};
+    cnb_params prm = {.weight = w, .bias = b, .running_mean = rm, .running_var = rv, .num_batches_tracked = o.nbt,
+                      .threads = o.threads};
     if (cnb_plan_create(&layer, &xs, o.impl, &prm, &plan, &e)) { fail_err(&e); goto done; }
 
     int64_t ny, nc = is_bn ? layer.u.batchnorm2d.num_features : 0;
@@ -227,7 +233,8 @@ int cnb_cmd_run(int argc, char **argv) {
     char a[96], bshape[96];
     shape_str(&xs, a, sizeof a);
     shape_str(&ys, bshape, sizeof bshape);
-    printf("%s: %s %s -> %s\n", cnb_plan_impl(plan), cnb_kind_name(layer.kind), a, bshape);
+    printf("%s: %s %s -> %s%s\n", cnb_plan_impl(plan), cnb_kind_name(layer.kind), a, bshape,
+           cnb_plan_from_file(plan) ? " (from plan file)" : "");
     rc = 0;
 done:
     for (int i = 0; i < 4; i++)

@@ -9,15 +9,19 @@ static void usage(FILE *f) {
           "  run SPEC --input X.npy --output Y.npy [--weight W.npy] [--bias B.npy]\n"
           "           [--running-mean M.npy] [--running-var V.npy] [--num-batches-tracked N] [--train]\n"
           "           [--new-running-mean F.npy] [--new-running-var F.npy] [--indices I.npy]\n"
-          "           [--impl NAME|auto] [--threads N]\n"
+          "           [--impl NAME|auto] [--threads N] [--plan FILE [--any-machine]]\n"
           "                    run one layer on .npy tensors, exactly as PyTorch 1.13 would\n"
           "  impls SPEC --shape N,C,H,W [--train]\n"
           "                    the implementations that can run it on this CPU, best first\n"
           "  list              CPU features and every registered implementation, available or not\n"
           "  bench (SPEC --shape N,C,H,W | --suite NAME|FILE) [--impl GLOB[,GLOB]] [--threads 1,2|scaling]\n"
           "        [--batch N] [--cold-cache] [--out FILE.json] [--seed N] [--peaks-cache FILE] [--remeasure-peaks]\n"
-          "        [--benchmark_* flags of Google Benchmark]\n"
+          "        [--plan FILE [--any-machine]] [--benchmark_* flags of Google Benchmark]\n"
           "                    check every implementation against the reference, then time it (default: --suite resnet50)\n"
+          "  tune (--suite NAME|FILE ... | SPEC --shape N,C,H,W [--train]) --out PLAN.json [--threads LIST|scaling]\n"
+          "       [--rigor estimate|measure|exhaustive] [--time-limit SECONDS] [--max-error E] [--no-winograd]\n"
+          "       [--impl GLOB[,GLOB]] [--min-time SECONDS]\n"
+          "                    time the candidates for each layer and save the fastest in a plan file for `auto`\n"
           "  info [--cached]   topology, CPU features, compiler and flags, measured machine limits\n"
           "  compare BASE.json NEW.json [--threshold PCT] [--alpha A] [--allow-different-machine]\n"
           "                    pair two result files; exit 1 if an entry got significantly slower,\n"
@@ -43,6 +47,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "bench")) return cnb_cmd_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cnb_cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "report")) return cnb_cmd_report(argc - 2, argv + 2);
+    if (!strcmp(cmd, "tune")) return cnb_cmd_tune(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

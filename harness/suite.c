@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/spec.h"
 #include "core/status.h"
-#include "harness/spec.h"
 
 // A suite is a few hundred short lines; the cap only keeps a wrong path (a device, a huge file) from
 // being read into memory whole.

@@ -15,30 +15,8 @@
 #include <unistd.h>
 
 #include "core/status.h"
+#include "core/planfile.h"
 #include "harness/topo.h"
-
-static void trim(char *s) {
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1])) s[--n] = 0;
-    size_t k = 0;
-    while (s[k] && isspace((unsigned char)s[k])) k++;
-    memmove(s, s + k, n - k + 1);
-}
-
-static void model_from_proc(char *buf, size_t size) {
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    snprintf(buf, size, "unknown");
-    if (!f) return;
-    while (fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (!colon || strncmp(line, "model name", 10)) continue;
-        snprintf(buf, size, "%s", colon + 1);
-        trim(buf);
-        break;
-    }
-    fclose(f);
-}
 
 // Data (or unified) caches of one level: instance count and the smallest size.
 static cnb_cache_level cache_level(hwloc_topology_t topo, hwloc_obj_type_t type) {
@@ -141,13 +119,8 @@ cnb_status cnb_topo_load(cnb_topo *t, cnb_error *err) {
     (void)cache_fallback;
 #endif
 
-    const hwloc_obj_t pkg = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PACKAGE, 0);
-    const char *model = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUModel") : NULL;
-    if (model && *model) {
-        snprintf(t->cpu_model, sizeof t->cpu_model, "%s", model);
-        trim(t->cpu_model); // hwloc keeps CPUID's blank padding
-    }
-    if (!t->cpu_model[0]) model_from_proc(t->cpu_model, sizeof t->cpu_model);
+    // The same model string plan files are fingerprinted with (hwloc's CPUModel, else /proc/cpuinfo).
+    snprintf(t->cpu_model, sizeof t->cpu_model, "%s", cnb_fingerprint_here()->cpu_model);
     return CNB_OK;
 }
 

@@ -28,7 +28,8 @@ typedef enum cnb_status {
     CNB_E_OVERFLOW,     /**< A size product overflows int64 or size_t. */
     CNB_E_NOMEM,        /**< Memory allocation failed. */
     CNB_E_IO,           /**< Reading or writing a file failed. */
-    CNB_E_PARSE,        /**< A layer spec or file could not be parsed. */
+    CNB_E_PARSE,        /**< A layer spec or file could not be parsed, or a plan file is damaged. */
+    CNB_E_MISMATCH,     /**< A plan file was made on another machine or with another build. */
     CNB_STATUS_COUNT
 } cnb_status;
 
@@ -179,6 +180,10 @@ typedef struct cnb_params {
     const float *running_mean;
     const float *running_var;
     int64_t num_batches_tracked;  /**< BN: the module's counter before this forward call */
+    int threads;                  /**< The OpenMP thread count the plan will be run with (0: the OpenMP
+                                       default, omp_get_max_threads()). Only part of the key `auto` looks up
+                                       in a loaded plan file (cnb_plan_file_load): runs take their thread
+                                       count from cnb_run_args.threads, so pass the same value there. */
 } cnb_params;
 
 /* ---- CPU features --------------------------------------------------------------------------------- */
@@ -226,12 +231,20 @@ typedef struct cnb_plan cnb_plan;
 
 /** Create a plan: validate layer and input shape as PyTorch does, choose the implementation (impl is a
  *  registered name, or NULL / "auto" for the best available one), check parameter presence, copy/pack
- *  the parameters. On failure *plan is NULL and err says why. */
+ *  the parameters. On failure *plan is NULL and err says why.
+ *  `auto` takes the loaded plan file's choice when it has an entry for this layer's key (see
+ *  cnb_plan_file_load; the thread count of the key is params->threads), else the built-in rule: the
+ *  highest-priority implementation that can run the layer on this CPU. If the plan file's entry names an
+ *  implementation that cannot run the layer here (CNB_ISA cap, another CPU), creation fails with a
+ *  message naming the file and the entry rather than falling back. */
 cnb_status cnb_plan_create(const cnb_layer *layer, const cnb_shape *input, const char *impl,
                            const cnb_params *params, cnb_plan **plan, cnb_error *err);
 
 /** The implementation the plan runs (what `auto` chose). */
 const char *cnb_plan_impl(const cnb_plan *plan);
+/** Whether `auto` took the plan's implementation from a loaded plan file (false for the built-in rule,
+ *  for an implementation named explicitly, and for NULL). */
+bool cnb_plan_from_file(const cnb_plan *plan);
 /** Output shape of the plan. */
 const cnb_shape *cnb_plan_output_shape(const cnb_plan *plan);
 /** Bytes of scratch memory one run needs (0 if none). */
@@ -254,6 +267,33 @@ cnb_status cnb_plan_run(const cnb_plan *plan, const cnb_run_args *args, cnb_erro
 
 /** Free a plan (NULL is fine). */
 void cnb_plan_destroy(cnb_plan *plan);
+
+/* ---- plan files ----------------------------------------------------------------------------------- */
+
+/* A plan file records, per layer key, the implementation `cnnbench tune` measured fastest on this machine
+ * (like FFTW's wisdom). The key is the layer's parameters in canonical form, BatchNorm2d's training flag,
+ * the input shape as given (batched or not), and the thread count (cnb_params.threads). The JSON format is
+ * documented in docs/plan-format.md. One plan file at a time is loaded, process-wide. */
+
+/** Flag of cnb_plan_file_load: accept a plan file whose fingerprint (CPU model, CPU features, physical
+ *  core count, build) differs from this machine's and build's. */
+#define CNB_PLAN_FILE_ANY_MACHINE 1u
+
+/** Load the plan file at path, replacing the one loaded before; from then on `auto` takes its choices.
+ *  Everything is validated before anything is used. Errors (the previously loaded file, if any, then
+ *  stays loaded): CNB_E_IO (cannot read), CNB_E_PARSE (not JSON, another format or version, a missing
+ *  field, a wrong type, a spec or shape that is not a valid layer, an implementation of another layer
+ *  kind or one `auto` never chooses, repeated keys, unknown fields: the message names the file, the
+ *  entry index and the field), CNB_E_NOT_FOUND (an entry names an implementation this build lacks),
+ *  CNB_E_MISMATCH (made on another machine or with another build, unless flags has
+ *  CNB_PLAN_FILE_ANY_MACHINE: the message names the field and both values). Whether an entry's
+ *  implementation can run its layer on this CPU is checked when cnb_plan_create uses the entry.
+ *  Safe to call while other threads create plans. */
+cnb_status cnb_plan_file_load(const char *path, unsigned flags, cnb_error *err);
+
+/** Forget the loaded plan file (if any): `auto` goes back to the built-in rule. Plans already created
+ *  are unaffected. Safe to call while other threads create plans. */
+void cnb_plan_file_unload(void);
 
 #ifdef __cplusplus
 }

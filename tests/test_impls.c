@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 
 #include "cnnbench.h"
+#include "core/spec.h"
 #include "harness/npy.h"
-#include "harness/spec.h"
 
 /* PyTorch accumulates in float, the reference in double: allow float rounding of the result, measured
  * against the largest magnitude in the tensor (a sum's rounding scales with its terms, not its value). */

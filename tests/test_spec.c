@@ -1,4 +1,4 @@
-/* Unit tests of the layer-spec parser and printer (harness/spec.c): every accepted form checked field by
+/* Unit tests of the layer-spec parser and printer (core/spec.c): every accepted form checked field by
  * field, format -> parse round trips, and malformed specs, each refused with a one-line message that
  * quotes the offending part. Prints one line per failed check and a summary; exit status 0 iff all pass. */
 #include <math.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cnnbench.h"
-#include "harness/spec.h"
+#include "core/spec.h"
 
 typedef struct tally {
     int passed, failed;

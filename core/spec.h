@@ -4,8 +4,8 @@
  * "BatchNorm2d(64, eps=1e-05, momentum=None)". Positional or keyword arguments, ints or tuples/lists,
  * quoted or unquoted strings, None, True/False. Anything else is refused with a message that quotes the
  * offending part and its column. */
-#ifndef CNB_HARNESS_SPEC_H
-#define CNB_HARNESS_SPEC_H
+#ifndef CNB_CORE_SPEC_H
+#define CNB_CORE_SPEC_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,4 +24,4 @@ int cnb_spec_format(const cnb_layer *layer, char *buf, size_t size);
 /* Parse an input shape "N,C,H,W" (also "NxCxHxW", "(N, C, H, W)"): false with a message in msg. */
 bool cnb_parse_shape(const char *s, cnb_shape *shape, char *msg, size_t msg_size);
 
-#endif /* CNB_HARNESS_SPEC_H */
+#endif /* CNB_CORE_SPEC_H */

@@ -2,7 +2,7 @@
  * is lexed on the fly and read by a one-level descent parser (a value is a scalar or a flat tuple/list);
  * arguments are bound to PyTorch 1.13's constructor signatures, type-checked and stored in a cnb_layer.
  * Values are only type-checked here; core/ checks them against PyTorch's rules. */
-#include "harness/spec.h"
+#include "core/spec.h"
 
 #include <errno.h>
 #include <inttypes.h>
