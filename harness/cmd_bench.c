@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cnnbench.h"
+#include "core/cpu.h"
 #include "core/spec.h"
 #include "harness/agree.h"
 #include "harness/cliopt.h"
@@ -518,7 +519,9 @@ int cnb_cmd_bench(int argc, char **argv) {
         if (!(c.flush = calloc(c.flush_n, sizeof(float)))) goto nomem;
     }
 
-    /* Data, reference and agreement per layer; one plan per (layer, implementation). */
+    /* Data, reference and agreement per layer; one plan per (layer, implementation). The kernels' cache
+     * sizes come from hwloc once per process: load them now, so the first plan's packing time is its own. */
+    (void)cnb_cpu_caches();
     size_t cap = 0;
     const int tmax = tl[0] > 0 ? cnb_topo_cores(&c.topo) : 1;
     for (size_t l = 0; l < nl; l++) {
