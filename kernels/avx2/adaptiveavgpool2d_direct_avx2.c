@@ -1,0 +1,339 @@
+// adaptiveavgpool2d.direct.avx2: AdaptiveAvgPool2d, PyTorch 1.13's cells [floor(o*L/n), ceil((o+1)*L/n)). Global
+// average: plane sums, 8 planes reduced together; 1x1 cells: one pass; equal cells 1-2 wide: 8 outputs a vector;
+// other cells (overlapping, uneven, wide): rows summed into a row buffer (double), then each cell's columns.
+// Float sums up to 256 terms a cell, double beyond. NCHW float32; needs AVX2; OpenMP over planes or rows.
+#include <assert.h>
+#include <immintrin.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "core/registry.h"
+#include "core/status.h"
+#include "kernels/avx2/avx2_util.h"
+
+cnb_status cnb_adaptiveavgpool2d_direct_avx2_supports(const cnb_geom *g, cnb_error *why);
+cnb_status cnb_adaptiveavgpool2d_direct_avx2_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p,
+                                                  cnb_error *err);
+cnb_status cnb_adaptiveavgpool2d_direct_avx2_run(const cnb_plan_data *p, const cnb_io *io);
+void cnb_adaptiveavgpool2d_direct_avx2_free(cnb_plan_data *p);
+
+cnb_status cnb_adaptiveavgpool2d_direct_avx2_supports(const cnb_geom *g, cnb_error *why) {
+    (void)g, (void)why;
+    return CNB_OK;
+}
+
+// Integer division gives the exact floor and ceil; a float floor misplaces bounds once o*len is large.
+static int64_t cell_start(int64_t o, int64_t n, int64_t len) { return o * len / n; }
+static int64_t cell_end(int64_t o, int64_t n, int64_t len) { return ((o + 1) * len + n - 1) / n; }
+
+// The cell bounds, [start, end) per output row then per output column: the general path reads them for every
+// row, and 64-bit divisions there would cost more than the sums.
+cnb_status cnb_adaptiveavgpool2d_direct_avx2_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p,
+                                                  cnb_error *err) {
+    (void)w;
+    int64_t *b = malloc(2 * (size_t)(g->OH + g->OW) * sizeof *b);
+    if (!b) return cnb_fail(err, CNB_E_NOMEM, "adaptiveavgpool2d.direct.avx2: out of memory for %lld cell bounds",
+                            (long long)(g->OH + g->OW));
+    for (int64_t o = 0; o < g->OH; o++) b[2 * o] = cell_start(o, g->OH, g->H), b[2 * o + 1] = cell_end(o, g->OH, g->H);
+    for (int64_t o = 0; o < g->OW; o++) {
+        b[2 * (g->OH + o)] = cell_start(o, g->OW, g->W);
+        b[2 * (g->OH + o) + 1] = cell_end(o, g->OW, g->W);
+    }
+    p->priv = b;
+    p->workspace_bytes = 0;
+    return CNB_OK;
+}
+
+void cnb_adaptiveavgpool2d_direct_avx2_free(cnb_plan_data *p) {
+    free(p->priv);
+    p->priv = NULL;
+}
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+// A power-of-two divisor has an exact reciprocal: multiplying by it is the division, rounding included.
+static bool pow2(int64_t d) { return d > 0 && !(d & (d - 1)); }
+
+static ALWAYS_INLINE __m256 divide(__m256 s, __m256 d, bool mul) {
+    return mul ? _mm256_mul_ps(s, d) : _mm256_div_ps(s, d);
+}
+
+
+// ---- global average: output 1x1 -----------------------------------------------------------------------
+
+// Cells of more elements are summed in double: a float sum's rounding grows with the number of terms, and
+// averages of many terms of both signs are much smaller than the terms (PyTorch sums in float, one by one).
+enum { FLOAT_TERMS = 256 };
+
+// The sum of n floats, 4 vector accumulators.
+static __m256 vsum(const float *p, int64_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(p + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(p + i + 24));
+    }
+    for (; i < n; i += 8) a0 = _mm256_add_ps(a0, cnb_avx2_load_n(p + i, n - i));
+    return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+}
+
+// 4 floats at p, widened (fewer than 4: zeros after the first n, never reading past them).
+static ALWAYS_INLINE __m256d load4d(const float *p, int64_t n) {
+    if (n >= 4) return _mm256_cvtps_pd(_mm_loadu_ps(p));
+    return _mm256_cvtps_pd(_mm_maskload_ps(p, _mm256_castsi256_si128(cnb_avx2_lanes(n))));
+}
+
+// The sum of n floats in double.
+static double vsum_d(const float *p, int64_t n) {
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_add_pd(a0, load4d(p + i, 4));
+        a1 = _mm256_add_pd(a1, load4d(p + i + 4, 4));
+        a2 = _mm256_add_pd(a2, load4d(p + i + 8, 4));
+        a3 = _mm256_add_pd(a3, load4d(p + i + 12, 4));
+    }
+    for (; i < n; i += 4) a0 = _mm256_add_pd(a0, load4d(p + i, n - i));
+    const __m256d s = _mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3));
+    const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+}
+
+// The sum of S >= 8 floats as a vector: whole vectors into two accumulators, then the last S % 8 by a load
+// that overlaps the previous vector, with the lanes already counted zeroed (tail: lanes 8 - S%8 .. 7 set).
+static ALWAYS_INLINE __m256 psum(const float *p, int64_t S, __m256 tail) {
+    __m256 a0 = _mm256_loadu_ps(p), a1 = _mm256_setzero_ps();
+    int64_t i = 8;
+    for (; i + 16 <= S; i += 16) {
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i));
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i + 8));
+    }
+    if (i + 8 <= S) a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i)), i += 8;
+    if (i < S) a0 = _mm256_add_ps(a0, _mm256_and_ps(_mm256_loadu_ps(p + S - 8), tail));
+    return _mm256_add_ps(a0, a1);
+}
+
+// Planes [p0, p1) of S elements each.
+static void global_avg(const float *x, float *y, int64_t S, int64_t p0, int64_t p1) {
+    if (S > FLOAT_TERMS) {
+        for (int64_t p = p0; p < p1; p++) y[p] = (float)(vsum_d(x + p * S, S) / (double)S);
+        return;
+    }
+    const bool mul = pow2(S);
+    const __m256 d = _mm256_set1_ps(mul ? 1.0f / (float)S : (float)S);
+    int64_t p = p0;
+    if (S >= 8) {
+        const __m256 tail = _mm256_castsi256_ps(_mm256_xor_si256(cnb_avx2_lanes(8 - S % 8), _mm256_set1_epi32(-1)));
+        // 8 planes at a time, their 8 accumulators reduced together (one hadd tree, one store).
+        for (; p + 8 <= p1; p += 8) {
+            __m256 acc[8];
+            for (int i = 0; i < 8; i++) acc[i] = psum(x + (p + i) * S, S, tail);
+            _mm256_storeu_ps(y + p, divide(cnb_avx2_hsum8(acc), d, mul));
+        }
+    }
+    for (; p < p1; p++) {
+        const __m256 s = _mm256_set1_ps(cnb_avx2_hsum(vsum(x + p * S, S)));
+        _mm_store_ss(y + p, _mm256_castps256_ps128(divide(s, d, mul)));
+    }
+}
+
+// ---- 1x1 cells: y = x -----------------------------------------------------------------------------------
+
+// PyTorch sums each cell from 0, so -0 comes out as +0: add +0 rather than copy.
+// Elements [i0, i1).
+static void identity(const float *x, float *y, int64_t i0, int64_t i1) {
+    const __m256 z = _mm256_setzero_ps();
+    int64_t i = i0;
+    for (; i + 8 <= i1; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(x + i), z));
+    if (i < i1) cnb_avx2_store_n(y + i, _mm256_add_ps(cnb_avx2_load_n(x + i, i1 - i), z), i1 - i);
+}
+
+// ---- equal cells (OH divides H, OW divides W), 1 or 2 columns wide: windows of stride kh, kw ------------
+
+typedef struct eq {
+    int64_t H, W, OH, OW, kh, kw;
+    __m256 d;
+    bool mul;
+} eq;
+
+// Outputs [ow0, ow0 + n) of an output row whose cells start at input row r0: the cell rows summed, then
+// (kw 2) the even and odd columns of two loads added. FULL: n == 8, whole loads and store.
+static ALWAYS_INLINE void eq_vec(const float *r0, int64_t kh, int64_t W, __m256 d, bool mul, int64_t ow0, int64_t n,
+                                 float *yo, const int64_t KW, const bool FULL) {
+    if (FULL) n = 8;
+    const int64_t c0 = ow0 * KW, avail = FULL ? INT64_MAX / 2 : W - c0;
+    __m256 acc;
+    if (KW == 1) {
+        acc = cnb_avx2_load_n(r0 + c0, avail);
+        for (int64_t i = 1; i < kh; i++) acc = _mm256_add_ps(acc, cnb_avx2_load_n(r0 + i * W + c0, avail));
+    } else {
+        __m256 lo = cnb_avx2_load_n(r0 + c0, avail), hi = cnb_avx2_load_n(r0 + c0 + 8, avail - 8);
+        for (int64_t i = 1; i < kh; i++) {
+            lo = _mm256_add_ps(lo, cnb_avx2_load_n(r0 + i * W + c0, avail));
+            hi = _mm256_add_ps(hi, cnb_avx2_load_n(r0 + i * W + c0 + 8, avail - 8));
+        }
+        acc = cnb_avx2_unscramble(_mm256_add_ps(_mm256_shuffle_ps(lo, hi, 0x88), _mm256_shuffle_ps(lo, hi, 0xDD)));
+    }
+    acc = divide(acc, d, mul);
+    if (FULL) _mm256_storeu_ps(yo, acc);
+    else cnb_avx2_store_n(yo, acc, n);
+}
+
+// Output rows [r0, r1) of the N*C*OH: output row r reads input rows r*kh .. r*kh + kh - 1 of the N*C*H (OH
+// divides H). A row's last, partial vector runs whole (no masks) where its loads stay inside the input (they
+// read the next rows) and its store inside this thread's outputs (it spills into the next row, written after).
+// KH, KW literal in the specialised instances (KH 0: kh read at run time).
+static ALWAYS_INLINE void eq_rows_k(const eq *e, const float *x, float *y, int64_t rows, int64_t r0, int64_t r1,
+                                    const int64_t KH, const int64_t KW) {
+    // Copies: the compiler must assume the float stores to y may change anything *e holds.
+    const int64_t kh = KH ? KH : e->kh, W = e->W, OW = e->OW;
+    const __m256 d = e->d;
+    const bool mul = e->mul;
+    const int64_t tail = OW % 8, ow0 = OW - tail;   // the partial vector's first column
+    // Rows before `whole` can run their partial vector whole; the last few rows of the range may not.
+    int64_t whole = r1;
+    while (whole > r0 && (((whole - 1) * kh + kh - 1) * W + (ow0 + 8) * KW > rows * kh * W ||
+                          (whole - 1) * OW + ow0 + 8 > r1 * OW))
+        whole--;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *in = x + r * kh * W;
+        float *yr = y + r * OW;
+        for (int64_t o = 0; o < ow0; o += 8) eq_vec(in, kh, W, d, mul, o, 8, yr + o, KW, true);
+        if (!tail) continue;
+        if (r < whole) eq_vec(in, kh, W, d, mul, ow0, 8, yr + ow0, KW, true);
+        else eq_vec(in, kh, W, d, mul, ow0, tail, yr + ow0, KW, false);
+    }
+}
+
+// Output rows [r0, r1) of all `rows`.
+static void eq_rows(const eq *e, const float *x, float *y, int64_t rows, int64_t r0, int64_t r1) {
+    if (e->kw == 1) {
+        if (e->kh == 2) eq_rows_k(e, x, y, rows, r0, r1, 2, 1);
+        else eq_rows_k(e, x, y, rows, r0, r1, 0, 1);
+    } else {
+        if (e->kh == 2) eq_rows_k(e, x, y, rows, r0, r1, 2, 2);
+        else if (e->kh == 1) eq_rows_k(e, x, y, rows, r0, r1, 1, 2);
+        else eq_rows_k(e, x, y, rows, r0, r1, 0, 2);
+    }
+}
+
+// ---- any cells ------------------------------------------------------------------------------------------
+
+enum { BUF = 2048 };   // doubles of the per-thread row buffer (on the stack)
+
+typedef struct gen {
+    int64_t H, W, OH, OW;
+    const int64_t *hb, *wb;   // cell bounds from plan(): rows [hb[2o], hb[2o+1]), columns likewise
+} gen;
+
+// Output row oh of plane xp, in double: per chunk of output columns whose cells span at most BUF input
+// columns, the cell rows are summed into buf (vectorised), then each cell's columns from buf. A cell wider
+// than BUF is summed straight from the input.
+static void gen_row(const gen *e, const float *xp, int64_t oh, float *yr, double *buf) {
+    const int64_t h0 = e->hb[2 * oh], h1 = e->hb[2 * oh + 1];
+    const int64_t *wb = e->wb;
+    for (int64_t oa = 0; oa < e->OW;) {
+        const int64_t ws = wb[2 * oa];
+        if (wb[2 * oa + 1] - ws > BUF) {
+            const int64_t we = wb[2 * oa + 1];
+            double s = 0;
+            for (int64_t h = h0; h < h1; h++) s += vsum_d(xp + h * e->W + ws, we - ws);
+            yr[oa] = (float)(s / (double)((h1 - h0) * (we - ws)));
+            oa++;
+            continue;
+        }
+        int64_t ob = oa + 1;
+        while (ob < e->OW && wb[2 * ob + 1] - ws <= BUF) ob++;
+        const int64_t n = wb[2 * ob - 1] - ws;
+        for (int64_t w = 0; w < n; w += 4) {
+            __m256d s = _mm256_setzero_pd();
+            for (int64_t h = h0; h < h1; h++) s = _mm256_add_pd(s, load4d(xp + h * e->W + ws + w, n - w));
+            _mm256_storeu_pd(buf + w, s);   // buf has room for the whole last group of 4
+        }
+        for (int64_t ow = oa; ow < ob; ow++) {
+            const int64_t c0 = wb[2 * ow], c1 = wb[2 * ow + 1];
+            double s = 0;
+            for (int64_t w = c0; w < c1; w++) s += buf[w - ws];
+            yr[ow] = (float)(s / (double)((h1 - h0) * (c1 - c0)));
+        }
+        oa = ob;
+    }
+}
+
+// Output rows [r0, r1).
+static void gen_rows(const gen *e, const float *x, float *y, int64_t r0, int64_t r1) {
+    double buf[BUF + 4];
+    int64_t oh = r0 % e->OH;
+    const float *xp = x + r0 / e->OH * e->H * e->W;
+    for (int64_t r = r0; r < r1; r++) {
+        gen_row(e, xp, oh, y + r * e->OW, buf);
+        if (++oh == e->OH) oh = 0, xp += e->H * e->W;
+    }
+}
+
+typedef struct job {
+    const float *x;
+    float *y;
+    int64_t planes, H, W, OH, OW;
+    eq e;
+    const int64_t *bounds;   // plan(): hb then wb of struct gen
+} job;
+
+// Items [i0, i1): planes (global average), elements (1x1 cells) or (plane, output row) (the others).
+static void work_global(const job *j, int64_t i0, int64_t i1) { global_avg(j->x, j->y, j->H * j->W, i0, i1); }
+static void work_identity(const job *j, int64_t i0, int64_t i1) { identity(j->x, j->y, i0, i1); }
+static void work_eq(const job *j, int64_t i0, int64_t i1) { eq_rows(&j->e, j->x, j->y, j->planes * j->OH, i0, i1); }
+static void work_gen(const job *j, int64_t i0, int64_t i1) {
+    const gen e = {.H = j->H, .W = j->W, .OH = j->OH, .OW = j->OW, .hb = j->bounds, .wb = j->bounds + 2 * j->OH};
+    gen_rows(&e, j->x, j->y, i0, i1);
+}
+
+// Threads take chunks of items from a shared counter rather than fixed shares: on cores shared with other
+// work, a preempted thread then holds the layer up by one chunk, not by its whole share.
+static void drive(void (*work)(const job *, int64_t, int64_t), const job *j, int64_t n, int64_t chunk, int nt) {
+    if (nt == 1) {
+        work(j, 0, n);   // no parallel region: entering one costs microseconds even for one thread
+        return;
+    }
+    atomic_llong next = 0;
+#pragma omp parallel num_threads(nt)
+    for (int64_t r0; (r0 = atomic_fetch_add_explicit(&next, chunk, memory_order_relaxed)) < n;)
+        work(j, r0, r0 + chunk < n ? r0 + chunk : n);
+}
+
+// Threads for a layer moving `floats` floats: starting a team costs microseconds, so small layers take
+// fewer threads than offered: at least GRAIN floats (256 KiB, several microseconds of work) each.
+static int team(int threads, int64_t floats) {
+    enum { GRAIN = 65536 };
+    const int64_t most = floats / GRAIN > 1 ? floats / GRAIN : 1;
+    return threads < most ? threads : (int)most;
+}
+
+cnb_status cnb_adaptiveavgpool2d_direct_avx2_run(const cnb_plan_data *p, const cnb_io *io) {
+    const cnb_geom *g = p->g;
+    assert(g->kind == CNB_ADAPTIVEAVGPOOL2D && g->K == g->C);
+    assert(g->H > 0 && g->W > 0 && g->OH > 0 && g->OW > 0);
+    assert(io->x && io->y && io->threads > 0);
+
+    job j = {.x = io->x, .y = io->y, .planes = g->N * g->C, .H = g->H, .W = g->W, .OH = g->OH, .OW = g->OW,
+             .bounds = p->priv};
+    if (j.H % j.OH == 0 && j.W % j.OW == 0) {
+        j.e = (eq){.H = j.H, .W = j.W, .OH = j.OH, .OW = j.OW, .kh = j.H / j.OH, .kw = j.W / j.OW};
+        const int64_t div = j.e.kh * j.e.kw;
+        j.e.mul = pow2(div);
+        j.e.d = _mm256_set1_ps(j.e.mul ? 1.0f / (float)div : (float)div);
+    }
+    // Chunks of about 64 KiB of input: whole groups of 8 planes, whole vectors of elements, or rows.
+    const int nt = team(io->threads, g->in_numel + g->out_numel);
+    const int64_t S = j.H * j.W, rows = j.planes * j.OH;
+    if (j.OH == 1 && j.OW == 1) drive(work_global, &j, j.planes, (16384 / S + 8) / 8 * 8, nt);
+    else if (j.OH == j.H && j.OW == j.W) drive(work_identity, &j, j.planes * S, 16384, nt);
+    else if (j.H % j.OH == 0 && j.W % j.OW == 0 && j.W / j.OW <= 2 && j.H / j.OH * (j.W / j.OW) <= FLOAT_TERMS)
+        drive(work_eq, &j, rows, 16384 / (j.H / j.OH * j.W) + 1, nt);
+    else drive(work_gen, &j, rows, 16384 / (S / j.OH + 1) + 1, nt);
+    return CNB_OK;
+}

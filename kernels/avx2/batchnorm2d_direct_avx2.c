@@ -1,0 +1,346 @@
+// batchnorm2d.direct.avx2: BatchNorm2d forward (eval and train), NCHW float32 in and out. Per channel,
+// y = (x - mh) * scale + shift with one FMA, the coefficients folded once per run in double. Train first
+// reduces fixed pieces of <= 2048 values of each plane to a mean and squared deviations, combined in a fixed
+// order by Chan, Golub & LeVeque's formula. Needs AVX2+FMA; reached only through the registry.
+#include <assert.h>
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/cpu.h"
+#include "core/registry.h"
+
+cnb_status cnb_batchnorm2d_direct_avx2_supports(const cnb_geom *g, cnb_error *why);
+cnb_status cnb_batchnorm2d_direct_avx2_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p,
+                                            cnb_error *err);
+cnb_status cnb_batchnorm2d_direct_avx2_run(const cnb_plan_data *p, const cnb_io *io);
+void cnb_batchnorm2d_direct_avx2_free(cnb_plan_data *p);
+
+// Values per statistics chunk (a plane is cut into ceil(HW / CHUNK) chunks). A constant, not a cache-derived
+// size: the chunks fix the summation order, and with it the bits of the statistics, whatever the thread
+// count or machine.
+enum { CHUNK = 2048 };
+
+// y = (x - mh) * sc + sh. mh is the mean rounded to float: x - mh is exact for x within a factor 2 of it
+// (Sterbenz), so inputs near 1e4 with a small spread keep their digits; the rounding of the mean
+// (mean - mh) is folded into sh, computed in double.
+typedef struct coef {
+    float mh, sc, sh;
+} coef;
+
+// Mean and sum of squared deviations of one chunk.
+typedef struct part {
+    double mean, m2;
+} part;
+
+// Sums of d = x - k and d^2 over a chunk.
+typedef struct sums {
+    double s1, s2;
+} sums;
+
+static int64_t chunks_per_plane(const cnb_geom *g) { return (g->H * g->W + CHUNK - 1) / CHUNK; }
+
+cnb_status cnb_batchnorm2d_direct_avx2_supports(const cnb_geom *g, cnb_error *why) {
+    (void)g, (void)why;
+    return CNB_OK;
+}
+
+// Workspace: per-chunk partials (train) then per-channel coefficients: run() may be called concurrently
+// on one plan, so neither can live in priv.
+cnb_status cnb_batchnorm2d_direct_avx2_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p,
+                                            cnb_error *err) {
+    (void)w, (void)err;
+    p->priv = NULL;
+    p->workspace_bytes = (size_t)g->C * sizeof(coef);
+    if (g->use_batch_stats) p->workspace_bytes += (size_t)(g->N * g->C * chunks_per_plane(g)) * sizeof(part);
+    return CNB_OK;
+}
+
+static inline double hsum_pd(__m256d v) {
+    const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+// Adds the 8 lanes of v to the 8 double lanes lo:hi.
+static inline void flush_ps(__m256 v, __m256d *lo, __m256d *hi) {
+    *lo = _mm256_add_pd(*lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+static void norm_run(const float *x, float *y, int64_t len, coef k) {
+    const __m256 mh = _mm256_set1_ps(k.mh), sc = _mm256_set1_ps(k.sc), sh = _mm256_set1_ps(k.sh);
+    int64_t i = 0;
+    for (; i + 32 <= len; i += 32) {
+        const __m256 v0 = _mm256_sub_ps(_mm256_loadu_ps(x + i), mh);
+        const __m256 v1 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), mh);
+        const __m256 v2 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 16), mh);
+        const __m256 v3 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 24), mh);
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(v0, sc, sh));
+        _mm256_storeu_ps(y + i + 8, _mm256_fmadd_ps(v1, sc, sh));
+        _mm256_storeu_ps(y + i + 16, _mm256_fmadd_ps(v2, sc, sh));
+        _mm256_storeu_ps(y + i + 24, _mm256_fmadd_ps(v3, sc, sh));
+    }
+    for (; i + 8 <= len; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), mh), sc, sh));
+    // The same single-rounding FMA as the vector lanes, so a value's result does not depend on its position.
+    for (; i < len; i++) {
+        const __m128 v = _mm_sub_ss(_mm_load_ss(x + i), _mm256_castps256_ps128(mh));
+        _mm_store_ss(y + i, _mm_fmadd_ss(v, _mm256_castps256_ps128(sc), _mm256_castps256_ps128(sh)));
+    }
+}
+
+// Lanes 0..rem-1 set (all for rem >= 8, none for rem <= 0): the mask of a vector step over a tail.
+static inline __m256i tail_mask(int64_t rem) {
+    const int r = rem < 8 ? (int)(rem > 0 ? rem : 0) : 8;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+// Float sums over short fixed blocks, then double: a block is up to 16 vector steps, step v going to
+// accumulator v % 4, so each float lane adds at most 4 terms; the 4 accumulators are added pairwise before
+// going to double, so a block sum of squares is within ~6 float roundings. The last step of a chunk is
+// masked. Converting every value to double instead is bound by the conversions: ~40 GB/s on the Zen 5
+// measured, against ~75 GB/s for this, which then keeps up with the stream from L3.
+// With xn, it also normalises xn[0, m) into yn by cn, interleaved so that the sums' arithmetic overlaps
+// the normalisation's memory traffic; the sums are the same either way.
+static sums float_sums(const float *p, int64_t m, float k, const float *xn, float *yn, coef cn) {
+    const __m256 vk = _mm256_set1_ps(k);
+    const __m256 mh = _mm256_set1_ps(cn.mh), sc = _mm256_set1_ps(cn.sc), sh = _mm256_set1_ps(cn.sh);
+    const __m256d z = _mm256_setzero_pd();
+    __m256d s_lo = z, s_hi = z, q_lo = z, q_hi = z;
+    for (int64_t i = 0; i < m;) {
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, q0 = s0, q1 = s0, q2 = s0, q3 = s0;
+        if (i + 128 <= m) {
+            for (int j = 0; j < 4; j++, i += 32) {
+                const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(p + i), vk);
+                const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(p + i + 8), vk);
+                const __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(p + i + 16), vk);
+                const __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(p + i + 24), vk);
+                s0 = _mm256_add_ps(s0, d0), q0 = _mm256_fmadd_ps(d0, d0, q0);
+                s1 = _mm256_add_ps(s1, d1), q1 = _mm256_fmadd_ps(d1, d1, q1);
+                s2 = _mm256_add_ps(s2, d2), q2 = _mm256_fmadd_ps(d2, d2, q2);
+                s3 = _mm256_add_ps(s3, d3), q3 = _mm256_fmadd_ps(d3, d3, q3);
+                if (xn)
+                    for (int v = 0; v < 32; v += 8)
+                        _mm256_storeu_ps(yn + i + v,
+                                         _mm256_fmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(xn + i + v), mh), sc, sh));
+            }
+        } else {
+            // The chunk's last block: single steps rotating through the accumulators, the last one masked.
+            if (xn) norm_run(xn + i, yn + i, m - i, cn);
+            for (; i + 8 <= m; i += 8) {
+                const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(p + i), vk);
+                const __m256 t = _mm256_add_ps(s0, d), u = _mm256_fmadd_ps(d, d, q0);
+                s0 = s1, s1 = s2, s2 = s3, s3 = t;
+                q0 = q1, q1 = q2, q2 = q3, q3 = u;
+            }
+            if (i < m) {
+                const __m256i mask = tail_mask(m - i);
+                const __m256 d =
+                    _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(p + i, mask), vk), _mm256_castsi256_ps(mask));
+                const __m256 t = _mm256_add_ps(s0, d), u = _mm256_fmadd_ps(d, d, q0);
+                s0 = s1, s1 = s2, s2 = s3, s3 = t;
+                q0 = q1, q1 = q2, q2 = q3, q3 = u;
+                i = m;
+            }
+        }
+        flush_ps(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)), &s_lo, &s_hi);
+        flush_ps(_mm256_add_ps(_mm256_add_ps(q0, q1), _mm256_add_ps(q2, q3)), &q_lo, &q_hi);
+    }
+    return (sums){hsum_pd(_mm256_add_pd(s_lo, s_hi)), hsum_pd(_mm256_add_pd(q_lo, q_hi))};
+}
+
+// The same sums with every value in double (x - k exact there): the fallback for chunks the float sums
+// cannot take (overflow, NaN, values far below the float range's middle).
+static sums double_sums(const float *p, int64_t m, double k) {
+    const __m256d vk = _mm256_set1_pd(k);
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0, q0 = s0, q1 = s0;
+    int64_t i = 0;
+    for (; i + 8 <= m; i += 8) {
+        const __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(p + i)), vk);
+        const __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(p + i + 4)), vk);
+        s0 = _mm256_add_pd(s0, d0), q0 = _mm256_fmadd_pd(d0, d0, q0);
+        s1 = _mm256_add_pd(s1, d1), q1 = _mm256_fmadd_pd(d1, d1, q1);
+    }
+    double t1 = 0.0, t2 = 0.0;
+    for (; i < m; i++) {
+        const double d = (double)p[i] - k;
+        t1 += d, t2 += d * d;
+    }
+    return (sums){hsum_pd(_mm256_add_pd(s0, s1)) + t1, hsum_pd(_mm256_add_pd(q0, q1)) + t2};
+}
+
+// M2 = S2 - S1^2/m cancels when the shift k is far from the mean: S2/M2 = 1 + (k - mean)^2 / var. Accept
+// the float sums when that factor is at most 1.25, and when S2 is finite and well above float underflow
+// (or exactly zero with S1: a constant chunk).
+static bool well_conditioned(sums s, int64_t m) {
+    const double dm = (double)m;
+    return isfinite(s.s2) && s.s1 * s.s1 <= 0.2 * s.s2 * dm &&
+           (s.s2 >= dm * 0x1p-100 || (s.s2 == 0.0 && s.s1 == 0.0));
+}
+
+// One chunk p[0, m). Shifted by k, the mean of its first values; if that shift is poor (factor above),
+// again by the mean just found, which leaves S1 ~ 0; if the float sums still cannot be trusted, in double.
+// Every choice depends on the chunk's values only: the result does not depend on the thread count.
+// With xn, the first pass also normalises xn[0, m) into yn by cn (see float_sums).
+static part chunk_stats(const float *p, int64_t m, const float *xn, float *yn, coef cn) {
+    // k = x0 + mean(x - x0) over the first min(m, 16) values: accurate near 1e4, where a plain float sum
+    // of the values would be off by a good part of their spread.
+    const __m256i lo = tail_mask(m), hi = tail_mask(m - 8);
+    const __m256 x0 = _mm256_set1_ps(p[0]);
+    const __m256 d0 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(p, lo), x0), _mm256_castsi256_ps(lo));
+    const __m256 d1 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(p + 8, hi), x0), _mm256_castsi256_ps(hi));
+    float k = p[0] + hsum_ps(_mm256_add_ps(d0, d1)) / (float)(m < 16 ? m : 16);
+    sums s = float_sums(p, m, k, xn, yn, cn);
+    if (!well_conditioned(s, m)) {
+        const float k1 = (float)(k + s.s1 / (double)m);
+        if (isfinite(k1)) {
+            k = k1;
+            s = float_sums(p, m, k, NULL, NULL, cn);
+        }
+        if (!well_conditioned(s, m)) {
+            if (!isfinite(k)) k = p[0];
+            s = double_sums(p, m, k);
+        }
+    }
+    const double dm = (double)m;
+    double m2 = s.s2 - s.s1 * (s.s1 / dm);
+    if (m2 < 0) m2 = 0;  // rounding; a NaN passes through
+    return (part){k + s.s1 / dm, m2};
+}
+
+// Merges channel c's partials, planes in batch order and chunks in plane order (Chan, Golub & LeVeque):
+// mean = K + sum n_j (mean_j - K) / n with K the first chunk's mean, then
+// M2 = sum M2_j + n_j (mean_j - mean)^2. Two passes over the partials instead of Chan's running update:
+// one division per channel instead of two per chunk in a dependent chain.
+static void merge_channel(const part *parts, int64_t N, int64_t C, int64_t HW, int64_t KP, int64_t c, double *mean,
+                          double *m2) {
+    const double K = parts[c * KP].mean, tail = (double)(HW - (KP - 1) * CHUNK);
+    double s = 0.0;
+    for (int64_t b = 0; b < N; b++)
+        for (int64_t k = 0; k < KP; k++) {
+            const double nj = k + 1 < KP ? (double)CHUNK : tail;
+            s += nj * (parts[(b * C + c) * KP + k].mean - K);
+        }
+    const double mu = K + s / (double)(N * HW);
+    double M = 0.0;
+    for (int64_t b = 0; b < N; b++)
+        for (int64_t k = 0; k < KP; k++) {
+            const part *q = &parts[(b * C + c) * KP + k];
+            const double nj = k + 1 < KP ? (double)CHUNK : tail, d = q->mean - mu;
+            M += q->m2 + nj * d * d;
+        }
+    *mean = mu, *m2 = M;
+}
+
+// Channel c's coefficients from its mean and squared deviations (eval: the running mean and variance),
+// and its running statistics: updated with the unbiased variance m2/(n-1) when update_running, else
+// passed through.
+static coef finish_channel(const cnb_geom *g, const cnb_weights *w, const cnb_io *io, int64_t c, double mean,
+                           double m2, int64_t n) {
+    const double var = g->use_batch_stats ? m2 / (double)n : w->running_var[c];
+    const double scale = w->weight[c] / sqrt(var + g->eps);
+    const float mh = (float)mean;
+    const coef k = {mh, (float)scale, (float)(w->bias[c] - (mean - mh) * scale)};
+    const double f = g->momentum;
+    if (io->new_running_mean)
+        io->new_running_mean[c] =
+            g->update_running ? (float)((1.0 - f) * w->running_mean[c] + f * mean) : w->running_mean[c];
+    if (io->new_running_var)
+        io->new_running_var[c] = g->update_running
+                                     ? (float)((1.0 - f) * w->running_var[c] + f * (m2 / (double)(n - 1)))
+                                     : w->running_var[c];
+    return k;
+}
+
+// Values [s, e) of the flat N*C*HW tensor, plane segment by plane segment.
+static void norm_range(const float *x, float *y, int64_t s, int64_t e, int64_t C, int64_t HW, const coef *cf) {
+    int64_t plane = s / HW, i = s - plane * HW, c = plane % C;
+    while (s < e) {
+        const int64_t len = HW - i < e - s ? HW - i : e - s;
+        norm_run(x + s, y + s, len, cf[c]);
+        s += len, i = 0;
+        if (++c == C) c = 0;
+    }
+}
+
+cnb_status cnb_batchnorm2d_direct_avx2_run(const cnb_plan_data *p, const cnb_io *io) {
+    const cnb_geom *g = p->g;
+    const cnb_weights *w = p->w;
+    assert(g->kind == CNB_BATCHNORM2D && g->K == g->C && g->OH == g->H && g->OW == g->W);
+    assert(w && w->weight && w->bias && w->running_mean && w->running_var);
+    assert(io->x && io->y && io->workspace && io->threads > 0);
+    assert(!g->update_running || g->use_batch_stats);
+
+    const int64_t N = g->N, C = g->C, HW = g->H * g->W, n = N * HW, total = C * n;
+    assert(n > 0 && (!g->use_batch_stats || n > 1));
+    const float *x = io->x;
+    float *y = io->y;
+    const int T = io->threads;
+    const int64_t KP = chunks_per_plane(g);
+    part *parts = io->workspace;
+    coef *cf = g->use_batch_stats ? (coef *)(parts + N * C * KP) : io->workspace;
+
+    // Batch 1: a channel is one plane, reduced and then normalised while it is still in this core's L2
+    // (one read from memory instead of two), when the channels share out evenly among the threads.
+    // Larger batches read the statistics in memory order instead: a channel's planes lie C*HW apart, and
+    // visiting them channel by channel defeats the prefetchers (8x256x56x56 from DRAM: 1.6x slower).
+    const bool fused = g->use_batch_stats && N == 1 && (size_t)HW * sizeof(float) <= cnb_cpu_caches()->l2 / 2 &&
+                       (C % T == 0 || C >= 8 * (int64_t)T);
+    if (fused) {
+#pragma omp parallel num_threads(T)
+        {
+            // This thread's channels [c0, c1), software-pipelined: the sums of channel c run in the same
+            // loop as the normalisation of channel c - 1, still in L2.
+            const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+            const int64_t c0 = C * t / nt, c1 = C * (t + 1) / nt;
+            coef prev = {0.f, 0.f, 0.f};
+            for (int64_t c = c0; c < c1; c++) {
+                const bool pipe = c > c0;
+                for (int64_t k = 0; k < KP; k++) {
+                    const int64_t off = k * CHUNK, m = HW - off < CHUNK ? HW - off : CHUNK;
+                    parts[c * KP + k] = chunk_stats(x + c * HW + off, m, pipe ? x + (c - 1) * HW + off : NULL,
+                                                    pipe ? y + (c - 1) * HW + off : NULL, prev);
+                }
+                double mean, m2;
+                merge_channel(parts, 1, C, HW, KP, c, &mean, &m2);
+                prev = finish_channel(g, w, io, c, mean, m2, n);
+            }
+            if (c1 > c0) norm_run(x + (c1 - 1) * HW, y + (c1 - 1) * HW, HW, prev);
+        }
+        return CNB_OK;
+    }
+
+#pragma omp parallel num_threads(T)
+    {
+        if (g->use_batch_stats) {
+#pragma omp for schedule(static)
+            for (int64_t q = 0; q < N * C * KP; q++) {
+                const int64_t plane = KP == 1 ? q : q / KP, off = (q - plane * KP) * CHUNK;
+                const int64_t m = HW - off < CHUNK ? HW - off : CHUNK;
+                parts[q] = chunk_stats(x + plane * HW + off, m, NULL, NULL, (coef){0.f, 0.f, 0.f});
+            }
+        }
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; c++) {
+            double mean = w->running_mean[c], m2 = 0.0;
+            if (g->use_batch_stats) merge_channel(parts, N, C, HW, KP, c, &mean, &m2);
+            cf[c] = finish_channel(g, w, io, c, mean, m2, n);
+        }
+        // The implicit barrier above publishes cf; each thread then streams its contiguous share, split
+        // at multiples of 16 values (64-byte lines).
+        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int64_t s = total * t / nt / 16 * 16, e = t + 1 == nt ? total : total * (t + 1) / nt / 16 * 16;
+        norm_range(x, y, s, e, C, HW, cf);
+    }
+    return CNB_OK;
+}
+
+void cnb_batchnorm2d_direct_avx2_free(cnb_plan_data *p) { (void)p; }

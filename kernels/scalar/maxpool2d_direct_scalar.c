@@ -1,0 +1,176 @@
+// maxpool2d.direct.scalar: MaxPool2d with PyTorch 1.13's rule (an element wins if greater or NaN: first index of
+// ties, last NaN), as loops the compiler vectorises: for each window tap in row-major order, one pass over the
+// output row's inner columns applies PyTorch's update to all of them. Borders per output. NCHW float32, int64
+// h*W+w indices; portable C (the fast path for CPUs without AVX2); OpenMP over (plane, output row) ranges.
+#include <assert.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/registry.h"
+
+cnb_status cnb_maxpool2d_direct_scalar_supports(const cnb_geom *g, cnb_error *why);
+cnb_status cnb_maxpool2d_direct_scalar_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err);
+cnb_status cnb_maxpool2d_direct_scalar_run(const cnb_plan_data *p, const cnb_io *io);
+void cnb_maxpool2d_direct_scalar_free(cnb_plan_data *p);
+
+cnb_status cnb_maxpool2d_direct_scalar_supports(const cnb_geom *g, cnb_error *why) {
+    (void)g, (void)why;
+    return CNB_OK;
+}
+
+cnb_status cnb_maxpool2d_direct_scalar_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err) {
+    (void)g, (void)w, (void)err;
+    p->priv = NULL;
+    p->workspace_bytes = 0;
+    return CNB_OK;
+}
+
+void cnb_maxpool2d_direct_scalar_free(cnb_plan_data *p) { (void)p; }
+
+typedef struct ctx {
+    int64_t H, W, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl;
+    int64_t lo, hi;   // output columns [lo, hi) whose windows lie inside the row
+} ctx;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// One output, exactly as PyTorch's cpu_max_pool: for the border columns.
+static void max_one(const ctx *c, const float *xp, int64_t oh, int64_t ow, float *yo, int64_t *io) {
+    int64_t ih0 = oh * c->sh - c->pt, iw0 = ow * c->sw - c->pl;
+    const int64_t ih1 = min64(ih0 + (c->kh - 1) * c->dh + 1, c->H);
+    const int64_t iw1 = min64(iw0 + (c->kw - 1) * c->dw + 1, c->W);
+    while (ih0 < 0) ih0 += c->dh;
+    while (iw0 < 0) iw0 += c->dw;
+    // A window of padding only keeps -inf and the index of its first (possibly out-of-plane) tap.
+    int64_t mi = ih0 * c->W + iw0;
+    float m = -INFINITY;
+    for (int64_t ih = ih0; ih < ih1; ih += c->dh)
+        for (int64_t iw = iw0; iw < iw1; iw += c->dw) {
+            const float v = xp[ih * c->W + iw];
+            if (v > m || isnan(v)) m = v, mi = ih * c->W + iw;
+        }
+    *yo = m;
+    if (io) *io = mi;
+}
+
+// Output row oh of plane xp into yr (and ir unless NULL). The inner columns [lo, hi) see every tap inside the
+// row: the first tap initialises them, each later one (in PyTorch's row-major order) applies
+// `take = val > max || isnan(val)` to the whole column range, written with '|' so that it is branch-free and
+// vectorises (compares, and/or, no short circuit). With indices, a block of columns keeps the winning tap's
+// offset from the window start (a loop constant, int32 like the floats) and widens it to h*W+w at the end.
+// SW is a literal in the stride-1 and stride-2 instances.
+static inline __attribute__((always_inline)) void row(const ctx *c, const float *xp, int64_t oh, float *restrict yr,
+                                                      int64_t *restrict ir, const int64_t SW) {
+    const int64_t W = c->W, dh = c->dh, hs = oh * c->sh - c->pt;
+    const int64_t ky0 = hs < 0 ? (-hs + dh - 1) / dh : 0;
+    const int64_t ky1 = hs + (c->kh - 1) * dh < c->H ? c->kh : (c->H - 1 - hs) / dh + 1;
+    // No row of the window inside the plane (ceil_mode with dilation): -inf at the first tap, per output.
+    // Window offsets beyond int32 (planes of 2^31 elements): per output too.
+    const bool vec = ky0 < ky1 && (c->kh - 1) * dh * W + (c->kw - 1) * c->dw < INT32_MAX;
+    const int64_t lo = vec ? c->lo : c->OW, hi = vec ? c->hi : c->OW;
+    for (int64_t ow = 0; ow < lo; ow++) max_one(c, xp, oh, ow, yr + ow, ir ? ir + ow : NULL);
+    for (int64_t ow = hi; ow < c->OW; ow++) max_one(c, xp, oh, ow, yr + ow, ir ? ir + ow : NULL);
+    enum { BLOCK = 512 };
+    int32_t rel[BLOCK];
+    for (int64_t b0 = lo; b0 < hi; b0 += BLOCK) {
+        const int64_t b1 = hi - b0 < BLOCK ? hi : b0 + BLOCK;
+        float *restrict yb = yr + b0;
+        const float *restrict x0 = xp + b0 * SW - c->pl;   // window start of output b0 in row 0
+        const int64_t n = b1 - b0;
+        for (int64_t ky = ky0; ky < ky1; ky++)
+            for (int64_t kx = 0; kx < c->kw; kx++) {
+                const int64_t t = (hs + ky * dh) * W + kx * c->dw;   // tap offset from x0
+                const int32_t tr = (int32_t)((ky - ky0) * dh * W + kx * c->dw);
+                const float *restrict xr = x0 + t;
+                if (ky == ky0 && kx == 0) {
+                    for (int64_t o = 0; o < n; o++) yb[o] = xr[o * SW];
+                    if (ir)
+                        for (int64_t o = 0; o < n; o++) rel[o] = 0;
+                } else if (ir) {
+                    for (int64_t o = 0; o < n; o++) {
+                        const float v = xr[o * SW], m = yb[o];
+                        const bool take = (v > m) | (v != v);
+                        yb[o] = take ? v : m;
+                        rel[o] = take ? tr : rel[o];
+                    }
+                } else {
+                    for (int64_t o = 0; o < n; o++) {
+                        const float v = xr[o * SW], m = yb[o];
+                        yb[o] = (v > m) | (v != v) ? v : m;
+                    }
+                }
+            }
+        if (ir) {
+            const int64_t base = (hs + ky0 * dh) * W + b0 * SW - c->pl;   // first tap of output b0
+            for (int64_t o = 0; o < n; o++) ir[b0 + o] = base + o * SW + rel[o];
+        }
+    }
+}
+
+typedef struct job {
+    const ctx *c;
+    const float *x;
+    float *y;
+    int64_t *ind;
+} job;
+
+// Output rows [r0, r1) of the N*C*OH (plane, output row): parallel over planes and within them.
+static inline __attribute__((always_inline)) void rows(const job *j, int64_t r0, int64_t r1, const int64_t SW) {
+    const ctx *c = j->c;
+    int64_t oh = r0 % c->OH;
+    const float *xp = j->x + r0 / c->OH * c->H * c->W;
+    for (int64_t r = r0; r < r1; r++) {
+        row(c, xp, oh, j->y + r * c->OW, j->ind ? j->ind + r * c->OW : NULL, SW);
+        if (++oh == c->OH) oh = 0, xp += c->H * c->W;
+    }
+}
+
+static void work_s1(const job *j, int64_t r0, int64_t r1) { rows(j, r0, r1, 1); }
+static void work_s2(const job *j, int64_t r0, int64_t r1) { rows(j, r0, r1, 2); }
+static void work_gen(const job *j, int64_t r0, int64_t r1) { rows(j, r0, r1, j->c->sw); }
+
+// Threads take chunks of rows from a shared counter rather than fixed shares: on cores shared with other
+// work, a preempted thread then holds the layer up by one chunk, not by its whole share.
+static void drive(void (*work)(const job *, int64_t, int64_t), const job *j, int64_t n, int64_t chunk, int nt) {
+    if (nt == 1) {
+        work(j, 0, n);   // no parallel region: entering one costs microseconds even for one thread
+        return;
+    }
+    atomic_llong next = 0;
+#pragma omp parallel num_threads(nt)
+    for (int64_t r0; (r0 = atomic_fetch_add_explicit(&next, chunk, memory_order_relaxed)) < n;)
+        work(j, r0, r0 + chunk < n ? r0 + chunk : n);
+}
+
+// Threads for a layer moving `floats` floats: starting a team costs microseconds, so small layers take
+// fewer threads than offered: at least GRAIN floats (256 KiB) each.
+static int team(int threads, int64_t floats) {
+    enum { GRAIN = 65536 };
+    const int64_t most = floats / GRAIN > 1 ? floats / GRAIN : 1;
+    return threads < most ? threads : (int)most;
+}
+
+cnb_status cnb_maxpool2d_direct_scalar_run(const cnb_plan_data *p, const cnb_io *io) {
+    const cnb_geom *g = p->g;
+    assert(g->kind == CNB_MAXPOOL2D && g->K == g->C);
+    assert(g->kh > 0 && g->kw > 0 && g->sh > 0 && g->sw > 0 && g->dh > 0 && g->dw > 0);
+    assert(g->pad_t >= 0 && g->pad_l >= 0 && g->OH > 0 && g->OW > 0);
+    assert(io->x && io->y && io->threads > 0);
+
+    ctx c = {.H = g->H, .W = g->W, .OH = g->OH, .OW = g->OW, .kh = g->kh, .kw = g->kw, .sh = g->sh, .sw = g->sw,
+             .dh = g->dh, .dw = g->dw, .pt = g->pad_t, .pl = g->pad_l};
+    c.lo = min64((c.pl + c.sw - 1) / c.sw, c.OW);
+    const int64_t last = c.W - 1 - (c.kw - 1) * c.dw + c.pl;   // ow * sw <= last
+    c.hi = max64(c.lo, last < 0 ? 0 : min64(last / c.sw + 1, c.OW));
+
+    // Indices are written whenever given, even without return_indices.
+    const job j = {.c = &c, .x = io->x, .y = io->y, .ind = io->indices};
+    void (*work)(const job *, int64_t, int64_t) = c.sw == 1 ? work_s1 : c.sw == 2 ? work_s2 : work_gen;
+    const int nt = team(io->threads, g->in_numel + g->out_numel * (j.ind ? 3 : 1));
+    const int64_t chunk = max64(1, 16384 / max64(1, c.sh * c.W));   // rows of about 64 KiB of input
+    drive(work, &j, g->N * g->C * c.OH, chunk, nt);
+    return CNB_OK;
+}
