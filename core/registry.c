@@ -56,13 +56,26 @@ cnb_status cnb_impl_usable(const cnb_impl *im, const cnb_geom *g, cnb_error *why
     return CNB_OK;
 }
 
+/* The built-in rule of `auto`, on top of the static prio: shape-dependent preferences, measured with
+ * `cnnbench bench` on the ResNet-50, VGG-16, MobileNetV2, AlexNet and TCN suites (1 thread, AVX2):
+ * - depthwise layers: conv2d.depthwise.* (their supports() admits nothing else; highest prio);
+ * - Conv2d with at most 4 input channels per group (first layers: 7x7/s2 on RGB, AlexNet's 11x11/s4):
+ *   direct convolution, since a GEMM's reduction of C*kh*kw is too short to pay for packing panels;
+ * - other Conv2d: im2col + GEMM; Conv1d: direct (dilation only shifts its loads).
+ * A loaded plan file (core/planfile.c) overrides all of this for the layers it names. */
+static int auto_bonus(const cnb_impl *im, const cnb_geom *g) {
+    const char *alg = strchr(im->name, '.');
+    if (g->kind == CNB_CONV2D && alg && !strncmp(alg, ".direct.", 8) && g->C / g->groups <= 4) return 10;
+    return 0;
+}
+
 const cnb_impl *cnb_pick(const cnb_geom *g, cnb_error *err) {
     const cnb_impl *best = NULL;
     for (size_t i = 0; i < N_IMPLS; i++) {
         const cnb_impl *im = &g_impls[i];
         if (im->kind != g->kind || im->prio < 0) continue;  // prio < 0: peers, measured but never chosen
         if (cnb_impl_usable(im, g, NULL) != CNB_OK) continue;
-        if (!best || im->prio > best->prio) best = im;
+        if (!best || im->prio + auto_bonus(im, g) > best->prio + auto_bonus(best, g)) best = im;
     }
     if (!best) cnb_fail(err, CNB_E_UNSUPPORTED, "no implementation of %s supports this layer", cnb_kind_name(g->kind));
     return best;
@@ -74,4 +87,10 @@ cnb_status cnb_impl_check(size_t i, const cnb_layer *layer, const cnb_shape *inp
     cnb_status st = cnb_geom_init(&g, layer, input, 0, err);
     if (st) return st;
     return cnb_impl_usable(&g_impls[i], &g, err);
+}
+
+int cnb_impl_score(size_t i, const cnb_layer *layer, const cnb_shape *input) {
+    cnb_geom g;
+    if (i >= N_IMPLS || cnb_geom_init(&g, layer, input, 0, NULL)) return INT32_MIN;
+    return g_impls[i].prio + auto_bonus(&g_impls[i], &g);
 }

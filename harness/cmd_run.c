@@ -278,12 +278,12 @@ int cnb_cmd_impls(int argc, char **argv) {
     cnb_shape out;
     if (cnb_output_shape(&layer, &shape, &out, &e)) return fail_err(&e);
 
-    /* Best first: by descending prio, ties in registry order (the order `auto` breaks them). */
+    /* Best first, as `auto`'s built-in rule weighs them; ties in registry order, as auto breaks them. */
     size_t n = cnb_impl_count(), order[n ? n : 1], m = 0;
     for (size_t i = 0; i < n; i++)
         if (cnb_impl_check(i, &layer, &shape, NULL) == CNB_OK) order[m++] = i;
     for (size_t i = 1; i < m; i++)
-        for (size_t j = i; j > 0 && cnb_impl_prio(order[j]) > cnb_impl_prio(order[j - 1]); j--) {
+        for (size_t j = i; j > 0 && cnb_impl_score(order[j], &layer, &shape) > cnb_impl_score(order[j - 1], &layer, &shape); j--) {
             size_t t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;

@@ -217,6 +217,9 @@ uint32_t cnb_impl_isa(size_t i);
 /** Priority of implementation i: `auto` takes the highest that can run; negative: a peer library's
  *  implementation (<layer>.onednn.ext), measured and checked but never chosen by `auto`. */
 int cnb_impl_prio(size_t i);
+/** What `auto`'s built-in rule weighs implementation i at for layer on input: its prio plus the
+ *  shape-dependent preference of core/registry.c (higher wins); INT32_MIN for an invalid layer. */
+int cnb_impl_score(size_t i, const cnb_layer *layer, const cnb_shape *input);
 /** Largest relative error implementation i promises against the reference (0: exact or double-accurate). */
 float cnb_impl_max_rel_err(size_t i);
 /** Index of the implementation named name, or -1. */

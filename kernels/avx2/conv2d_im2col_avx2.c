@@ -1,0 +1,430 @@
+// conv2d.im2col.avx2: Conv2d as one GEMM per (image, group), y[kg x OH*OW] = W[kg x cg*kh*kw] * im2col(x),
+// on the 6x16 AVX2+FMA sgemm (sgemm_6x16_avx2.c). im2col(x) is never built: its panels are packed straight
+// from x (zeros padding, stride 1 or 2: lane masks do the padding) or from a padded, phase-split copy
+// (kernels/scalar/im2col_pack.h). Few pixels (7x7) run y^T = im2col^T * W^T instead. NCHW in and out.
+#include <assert.h>
+#include <immintrin.h>
+#include <omp.h>
+#include <stdlib.h>
+
+#include "core/registry.h"
+#include "core/status.h"
+#include "kernels/avx2/sgemm_avx2.h"
+#include "kernels/scalar/im2col_pack.h"
+
+cnb_status cnb_conv2d_im2col_avx2_supports(const cnb_geom *g, cnb_error *why);
+cnb_status cnb_conv2d_im2col_avx2_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err);
+cnb_status cnb_conv2d_im2col_avx2_run(const cnb_plan_data *p, const cnb_io *io);
+void cnb_conv2d_im2col_avx2_free(cnb_plan_data *p);
+
+#define MR CNB_SGEMM_6X16_MR
+#define NR CNB_SGEMM_6X16_NR
+
+typedef struct priv {
+    cnb_im2col t;             // panels of NR pixels, or of MR when transposed
+    bool trans;               // y^T = im2col^T * W^T: A = im2col^T packed in run(), B = W^T packed here
+    cnb_sgemm_blocking blk;
+    float *w_packed;          // per group: A = W (kg x Kd), or B = W^T when transposed
+    size_t w_floats;
+    int tcap;                 // threads the workspace has room for
+    size_t src_floats;        // the padded, phase-split copy of x (0: x is read directly)
+    size_t at_floats;         // transposed: one K block of one (image, group)'s packed im2col^T
+    size_t ct_floats;         // transposed: y^T of all images and groups, transposed into y at the end
+    size_t b_floats;          // packed-B scratch of one thread (normal)
+} priv;
+
+// What the packers of one (image, group) read.
+typedef struct pack_ctx {
+    const float *x;           // channel 0 of the group in what is read (x or the copy)
+    const cnb_geom *g;
+    const cnb_im2col *t;
+} pack_ctx;
+
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static size_t round16(size_t floats) { return (floats + 15) / 16 * 16; }  // keeps 64-byte alignment
+static double tile_eff(int64_t n, int64_t tile) { return (double)n / (double)(cdiv(n, tile) * tile); }
+
+cnb_status cnb_conv2d_im2col_avx2_supports(const cnb_geom *g, cnb_error *why) {
+    if (!cnb_im2col_fits(g))
+        return cnb_fail(why, CNB_E_UNSUPPORTED, "conv2d.im2col.avx2: a padded input plane of %lld x %lld is too large",
+                        (long long)(g->H + g->pad_t + g->pad_b), (long long)(g->W + g->pad_l + g->pad_r));
+    return CNB_OK;
+}
+
+cnb_status cnb_conv2d_im2col_avx2_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err) {
+    const int64_t G = g->groups, kg = g->K / G, P = g->OH * g->OW;
+    const int64_t Kd = (g->C / G) * g->kh * g->kw;
+    priv *pv = calloc(1, sizeof *pv);
+    if (!pv) return cnb_fail(err, CNB_E_NOMEM, "conv2d.im2col.avx2: out of memory");
+    // The tile covers 6 channels x 16 pixels, or 6 pixels x 16 channels. Transposed wastes less on the
+    // edges when the pixels are few (7x7: 49 = 3*16 + 1 but 8*6 + 1), but packs im2col 6-wide (its cost
+    // shared by the kg channels) and transposes y (shared by the Kd terms of each sum): it must win by
+    // that much. Measured: 7x7 layers gain 10-20%, 14x14 ones (6% less edge waste) lose 5-15%.
+    const double gain = tile_eff(P, MR) * tile_eff(kg, NR) / (tile_eff(kg, MR) * tile_eff(P, NR));
+    pv->trans = gain > 1.0 + 60.0 / (double)Kd + 16.0 / (double)kg;
+    float *wr = NULL;
+    if (!cnb_im2col_init(&pv->t, g, pv->trans ? MR : NR)) goto nomem;
+    if (pv->trans) {
+        pv->blk = cnb_sgemm_6x16_avx2_blocking(P, kg, Kd);
+        pv->w_floats = round16(cnb_sgemm_6x16_avx2_packed_b_floats(kg, Kd));
+    } else {
+        pv->blk = cnb_sgemm_6x16_avx2_blocking(kg, P, Kd);
+        pv->w_floats = round16(cnb_sgemm_6x16_avx2_packed_a_floats(kg, Kd));
+    }
+    pv->w_packed = aligned_alloc(64, (size_t)G * pv->w_floats * sizeof(float));
+    wr = malloc((size_t)(kg * Kd) * sizeof *wr);
+    if (!pv->w_packed || !wr) goto nomem;
+    for (int64_t gr = 0; gr < G; gr++) {
+        // The weights' columns in the GEMM's row order of im2col.
+        const float *wg = w->weight + gr * kg * Kd;
+        for (int64_t m = 0; m < kg; m++)
+            for (int64_t r = 0; r < Kd; r++) wr[m * Kd + r] = wg[m * Kd + cnb_im2col_weight_col(g, &pv->t, r)];
+        float *dst = pv->w_packed + gr * pv->w_floats;
+        if (pv->trans) cnb_sgemm_6x16_avx2_pack_b_full(kg, Kd, pv->blk.kc, wr, 1, Kd, dst);
+        else cnb_sgemm_6x16_avx2_pack_a(kg, Kd, pv->blk.kc, wr, Kd, 1, dst);
+    }
+    free(wr);
+    const int procs = omp_get_num_procs(), maxt = omp_get_max_threads();
+    pv->tcap = procs > maxt ? procs : maxt;
+    // +16: slack for the packers' over-reads past the last run.
+    pv->src_floats = pv->t.direct ? 0 : round16((size_t)(g->N * g->C * pv->t.chan) + 16);
+    if (pv->trans) {
+        // +8: the packer stores 8 lanes for each 6-float row (the next row overwrites the extra two).
+        pv->at_floats = round16(cnb_sgemm_6x16_avx2_packed_a_floats(P, pv->blk.kc) + 8);
+        pv->ct_floats = round16((size_t)(g->N * g->K * P));
+    } else {
+        pv->b_floats = round16(cnb_sgemm_6x16_avx2_pack_b_floats(&pv->blk));
+    }
+    p->priv = pv;
+    // +64: the caller's workspace need not be 64-byte aligned.
+    p->workspace_bytes = (pv->src_floats + (size_t)(g->N * G) * pv->at_floats + pv->ct_floats +
+                          (size_t)pv->tcap * pv->b_floats) * sizeof(float) + 64;
+    return CNB_OK;
+nomem:
+    free(wr);
+    free(pv->w_packed);
+    cnb_im2col_free(&pv->t);
+    free(pv);
+    return cnb_fail(err, CNB_E_NOMEM, "conv2d.im2col.avx2: out of memory for the packed weights and tables");
+}
+
+// Lanes base + [0, 8) that fall in [a, b), as a mask.
+static inline __m256i lanes_in(int32_t base, int32_t a, int32_t b) {
+    const __m256i t = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(base));
+    return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(a), t), _mm256_cmpgt_epi32(_mm256_set1_epi32(b), t));
+}
+
+// A stretch of a panel row: lanes selected by lo (0..7) and hi (8..15) read src[lane * step] (+ the row's
+// offset), step 1 or 2. The stretches of a row OR together; padding and lanes past the last pixel stay
+// zero. Where all the floats the lanes span lie inside the channel plane (`plain`), loads ANDed with the
+// lanes do it; otherwise masked loads or gathers, which do not fault on masked lanes (and are slower).
+typedef struct stretch {
+    const float *src;
+    __m256i lo, hi;
+    bool plain, step2;
+} stretch;
+
+// The stretches of panel pn's rows: direct mode for kernel offset (i, j), copy mode for every row
+// (whose copy has slack after it: always plain). width: the lanes a row loads, 8 or 16.
+static int panel_stretches(const pack_ctx *ctx, const cnb_im2col_panel *pn, int64_t i, int64_t j, int64_t width,
+                           stretch *s) {
+    const cnb_im2col *t = ctx->t;
+    int n = 0;
+    if (t->direct) {
+        cnb_im2col_seg seg[NR];
+        n = cnb_im2col_segs(ctx->g, t, pn, i, j, seg);
+        for (int k = 0; k < n; k++) {
+            s[k].src = ctx->x + seg[k].off;
+            s[k].lo = lanes_in(0, seg[k].la, seg[k].lb);
+            s[k].hi = lanes_in(8, seg[k].la, seg[k].lb);
+            s[k].plain = seg[k].off >= 0 && seg[k].off + width * t->xstep <= t->chan;
+            s[k].step2 = t->xstep == 2;
+        }
+        return n;
+    }
+    for (; n < pn->nruns; n++) {
+        const cnb_im2col_run *ru = &t->runs[pn->run0 + n];
+        s[n].src = ctx->x + pn->base + ru->off - ru->start;
+        s[n].lo = lanes_in(0, ru->start, ru->start + ru->len);
+        s[n].hi = lanes_in(8, ru->start, ru->start + ru->len);
+        s[n].plain = true;
+        s[n].step2 = false;
+    }
+    return n;
+}
+
+// Lanes 0..7 (half 0) or 8..15 (half 1) of a panel row from its stretches, the row's source offset ro.
+static inline __m256 row_half(const stretch *s, int n, int64_t ro, int half) {
+    __m256 v = _mm256_setzero_ps();
+    for (int k = 0; k < n; k++) {
+        const __m256i m = half ? s[k].hi : s[k].lo;
+        __m256 e;
+        if (!s[k].step2) {
+            const float *src = s[k].src + ro + 8 * half;
+            e = s[k].plain ? _mm256_and_ps(_mm256_loadu_ps(src), _mm256_castsi256_ps(m)) : _mm256_maskload_ps(src, m);
+        } else {
+            const float *src = s[k].src + ro + 16 * half;
+            if (s[k].plain) {
+                // The even floats of src[0..15]: shuffle 0x88 takes lanes 0 and 2 of each source per
+                // 128-bit half (a0 a2 b0 b2 | a4 a6 b4 b6); the 64-bit permute 0xD8 restores the order.
+                const __m256 a = _mm256_loadu_ps(src), b = _mm256_loadu_ps(src + 8);
+                e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+                e = _mm256_and_ps(e, _mm256_castsi256_ps(m));
+            } else {
+                const __m256i idx = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+                e = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), src, idx, _mm256_castsi256_ps(m), 4);
+            }
+        }
+        v = _mm256_or_ps(v, e);
+    }
+    return v;
+}
+
+static inline void put_row16(const stretch *s, int n, int64_t ro, float *d) {
+    _mm256_store_ps(d, row_half(s, n, ro, 0));
+    _mm256_store_ps(d + 8, row_half(s, n, ro, 1));
+}
+
+// Panel rows d[k] for k < n, row k's source offset ro + k * step (or rows[k] when rows is non-NULL).
+static void pack_rows16(const stretch *s, int ns, bool whole, const int64_t *rows, int64_t ro, int64_t step,
+                        int64_t n, float *d) {
+    if (whole && !s[0].step2) {
+        // One plain stretch over all 16 lanes: loads. The rows are far apart (channel planes), so the
+        // prefetchers miss them: fetch what the next panel along will read.
+        const float *src = s[0].src;
+        for (int64_t k = 0; k < n; k++, d += NR) {
+            const float *r = src + (rows ? rows[k] : ro + k * step);
+            _mm_prefetch((const char *)(r + 2 * NR), _MM_HINT_T0);
+            _mm256_store_ps(d, _mm256_loadu_ps(r));
+            _mm256_store_ps(d + 8, _mm256_loadu_ps(r + 8));
+        }
+    } else if (whole) {
+        // The same with step 2: the even floats of r[0..31] (see row_half).
+        const float *src = s[0].src;
+        for (int64_t k = 0; k < n; k++, d += NR) {
+            const float *r = src + (rows ? rows[k] : ro + k * step);
+            _mm_prefetch((const char *)(r + 4 * NR), _MM_HINT_T0);
+            const __m256 e0 = _mm256_shuffle_ps(_mm256_loadu_ps(r), _mm256_loadu_ps(r + 8), 0x88);
+            const __m256 e1 = _mm256_shuffle_ps(_mm256_loadu_ps(r + 16), _mm256_loadu_ps(r + 24), 0x88);
+            _mm256_store_ps(d, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e0), 0xD8)));
+            _mm256_store_ps(d + 8, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e1), 0xD8)));
+        }
+    } else if (!ns) {
+        for (int64_t k = 0; k < n; k++, d += NR) {
+            _mm256_store_ps(d, _mm256_setzero_ps());
+            _mm256_store_ps(d + 8, _mm256_setzero_ps());
+        }
+    } else if (ns == 2 && s[0].plain && s[1].plain && !s[0].step2 && !s[1].step2) {
+        // The common edge case (a panel across two output rows, or one clipped by the padding): two plain
+        // stretches, loads ANDed with their lanes.
+        const __m256 l0 = _mm256_castsi256_ps(s[0].lo), h0 = _mm256_castsi256_ps(s[0].hi);
+        const __m256 l1 = _mm256_castsi256_ps(s[1].lo), h1 = _mm256_castsi256_ps(s[1].hi);
+        for (int64_t k = 0; k < n; k++, d += NR) {
+            const int64_t o = rows ? rows[k] : ro + k * step;
+            const float *a = s[0].src + o, *b = s[1].src + o;
+            _mm_prefetch((const char *)(b + 2 * NR), _MM_HINT_T0);
+            _mm256_store_ps(d, _mm256_or_ps(_mm256_and_ps(_mm256_loadu_ps(a), l0), _mm256_and_ps(_mm256_loadu_ps(b), l1)));
+            _mm256_store_ps(d + 8, _mm256_or_ps(_mm256_and_ps(_mm256_loadu_ps(a + 8), h0),
+                                                _mm256_and_ps(_mm256_loadu_ps(b + 8), h1)));
+        }
+    } else {
+        for (int64_t k = 0; k < n; k++, d += NR) put_row16(s, ns, rows ? rows[k] : ro + k * step, d);
+    }
+}
+
+// Packs rows [k0, k0+kc) x pixels [n0, n0+nc) of im2col(x) into 16-wide micro-panels (normal product).
+static void pack_b(const void *vctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float *dst) {
+    const pack_ctx *ctx = vctx;
+    const cnb_im2col *t = ctx->t;
+    const cnb_geom *g = ctx->g;
+    stretch s[NR];
+    for (int64_t jp = 0; jp < nc; jp += NR) {
+        const cnb_im2col_panel *pn = &t->pan[(n0 + jp) / NR];
+        float *d = dst + jp * kc;
+        if (!t->direct) {
+            const int n = panel_stretches(ctx, pn, 0, 0, NR, s);
+            pack_rows16(s, n, pn->contig, t->row_off + k0, 0, 0, kc, d);
+            continue;
+        }
+        // Rows r = (i*kw + j)*cg + c: one kernel offset (i, j) for a stretch of channels.
+        for (int64_t r = k0; r < k0 + kc;) {
+            const int64_t ij = r / t->cg, c = r % t->cg, n = min64(t->cg - c, k0 + kc - r);
+            const int ns = panel_stretches(ctx, pn, ij / g->kw, ij % g->kw, NR, s);
+            const bool whole = ns == 1 && s[0].plain && pn->valid == NR &&
+                               _mm256_movemask_ps(_mm256_castsi256_ps(s[0].lo)) == 0xff &&
+                               _mm256_movemask_ps(_mm256_castsi256_ps(s[0].hi)) == 0xff;
+            pack_rows16(s, ns, whole, NULL, c * t->chan, t->chan, n, d + (r - k0) * NR);
+            r += n;
+        }
+    }
+}
+
+// Packs rows [k0, k0+kcb) of pixel panel q (6 pixels) of im2col^T as panel q of a packed A (transposed
+// product): kcb x 6 floats at at + q * 6 * kcb. A row is stored as 8 lanes, the next row overwriting the
+// 2 extra; the last row of the panel stores exactly 6, as the next panel may be another thread's.
+static void pack_at(const pack_ctx *ctx, int64_t k0, int64_t kcb, int64_t q, float *at) {
+    const cnb_im2col *t = ctx->t;
+    const cnb_geom *g = ctx->g;
+    const cnb_im2col_panel *pn = &t->pan[q];
+    stretch s[NR];
+    float *d = at + q * MR * kcb;
+    if (!t->direct) {
+        const int ns = panel_stretches(ctx, pn, 0, 0, 8, s);
+        for (int64_t k = 0; k + 1 < kcb; k++) _mm256_storeu_ps(d + k * MR, row_half(s, ns, t->row_off[k0 + k], 0));
+        const __m256 v = row_half(s, ns, t->row_off[k0 + kcb - 1], 0);
+        _mm_storeu_ps(d + (kcb - 1) * MR, _mm256_castps256_ps128(v));
+        _mm_storel_pi((__m64 *)(d + (kcb - 1) * MR + 4), _mm256_extractf128_ps(v, 1));
+        return;
+    }
+    // Rows r = (i*kw + j)*cg + c: one kernel offset (i, j) for a stretch of channels.
+    for (int64_t r = k0; r < k0 + kcb;) {
+        const int64_t ij = r / t->cg, c0 = r % t->cg, n = min64(t->cg - c0, k0 + kcb - r);
+        const int ns = panel_stretches(ctx, pn, ij / g->kw, ij % g->kw, 8, s);
+        float *dr = d + (r - k0) * MR;
+        const bool last = r + n == k0 + kcb;
+        for (int64_t c = 0; c < n - last; c++) _mm256_storeu_ps(dr + c * MR, row_half(s, ns, (c0 + c) * t->chan, 0));
+        if (last) {
+            const __m256 v = row_half(s, ns, (c0 + n - 1) * t->chan, 0);
+            _mm_storeu_ps(dr + (n - 1) * MR, _mm256_castps256_ps128(v));
+            _mm_storel_pi((__m64 *)(dr + (n - 1) * MR + 4), _mm256_extractf128_ps(v, 1));
+        }
+        r += n;
+    }
+}
+
+// y[k][p] = ct[p][k] + bias[k] for one (image, group): channels [k0, k1), all P pixels; ct is P x kg.
+static void transpose_out(const float *ct, int64_t kg, int64_t P, const float *bias, int64_t k0, int64_t k1, float *y) {
+    int64_t k = k0;
+    for (; k + 8 <= k1; k += 8) {
+        int64_t p = 0;
+        for (; p + 8 <= P; p += 8) {
+            const float *s = ct + p * kg + k;
+            __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + kg), r2 = _mm256_loadu_ps(s + 2 * kg);
+            __m256 r3 = _mm256_loadu_ps(s + 3 * kg), r4 = _mm256_loadu_ps(s + 4 * kg), r5 = _mm256_loadu_ps(s + 5 * kg);
+            __m256 r6 = _mm256_loadu_ps(s + 6 * kg), r7 = _mm256_loadu_ps(s + 7 * kg);
+            // The 8x8 transpose: interleave pairs, then quads, then swap 128-bit halves.
+            const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+            const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+            const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            r0 = _mm256_permute2f128_ps(u0, u4, 0x20);
+            r1 = _mm256_permute2f128_ps(u1, u5, 0x20);
+            r2 = _mm256_permute2f128_ps(u2, u6, 0x20);
+            r3 = _mm256_permute2f128_ps(u3, u7, 0x20);
+            r4 = _mm256_permute2f128_ps(u0, u4, 0x31);
+            r5 = _mm256_permute2f128_ps(u1, u5, 0x31);
+            r6 = _mm256_permute2f128_ps(u2, u6, 0x31);
+            r7 = _mm256_permute2f128_ps(u3, u7, 0x31);
+            float *d = y + k * P + p;
+            _mm256_storeu_ps(d, _mm256_add_ps(r0, _mm256_broadcast_ss(bias + k)));
+            _mm256_storeu_ps(d + P, _mm256_add_ps(r1, _mm256_broadcast_ss(bias + k + 1)));
+            _mm256_storeu_ps(d + 2 * P, _mm256_add_ps(r2, _mm256_broadcast_ss(bias + k + 2)));
+            _mm256_storeu_ps(d + 3 * P, _mm256_add_ps(r3, _mm256_broadcast_ss(bias + k + 3)));
+            _mm256_storeu_ps(d + 4 * P, _mm256_add_ps(r4, _mm256_broadcast_ss(bias + k + 4)));
+            _mm256_storeu_ps(d + 5 * P, _mm256_add_ps(r5, _mm256_broadcast_ss(bias + k + 5)));
+            _mm256_storeu_ps(d + 6 * P, _mm256_add_ps(r6, _mm256_broadcast_ss(bias + k + 6)));
+            _mm256_storeu_ps(d + 7 * P, _mm256_add_ps(r7, _mm256_broadcast_ss(bias + k + 7)));
+        }
+        for (; p < P; p++)
+            for (int64_t l = 0; l < 8; l++) y[(k + l) * P + p] = ct[p * kg + k + l] + bias[k + l];
+    }
+    for (; k < k1; k++)
+        for (int64_t p = 0; p < P; p++) y[k * P + p] = ct[p * kg + k] + bias[k];
+}
+
+cnb_status cnb_conv2d_im2col_avx2_run(const cnb_plan_data *p, const cnb_io *io) {
+    const cnb_geom *g = p->g;
+    const priv *pv = p->priv;
+    const cnb_im2col *t = &pv->t;
+    assert(g->kind == CNB_CONV2D || g->kind == CNB_CONV1D);
+    assert(io->workspace);
+    const int T = io->threads < pv->tcap ? io->threads : pv->tcap;
+    const int64_t C = g->C, G = g->groups, cg = C / G, kg = g->K / G, P = t->P, Kd = t->Kd, NG = g->N * G;
+    float *ws = (float *)(((uintptr_t)io->workspace + 63) & ~(uintptr_t)63);
+    float *xc = pv->src_floats ? ws : NULL;
+    float *at = ws + pv->src_floats;
+    float *ct = at + (size_t)NG * pv->at_floats;
+    float *bbuf = ct + pv->ct_floats;
+    const float *src = xc ? xc : io->x;
+    const float *bias = p->w->bias;  // zeros when bias=False
+
+    // Items: the normal product splits pixels (then channels); the transposed one channels (then pixels).
+    int64_t mchunk, nchunk;
+    const int64_t gm = pv->trans ? P : kg, gn = pv->trans ? kg : P;
+    cnb_im2col_grid(NG, gm, gn, MR, NR, pv->blk.nc, T, &mchunk, &nchunk);
+    const int64_t nm = cdiv(gm, mchunk), nn = cdiv(gn, nchunk), items = NG * nm * nn;
+
+    #pragma omp parallel num_threads(T)
+    {
+        if (xc) {
+            #pragma omp for schedule(static)
+            for (int64_t c = 0; c < g->N * C; c++) cnb_im2col_copy_plane(g, t, io->x + c * g->H * g->W, xc + c * t->chan);
+        }
+        float *mine = bbuf + (size_t)omp_get_thread_num() * pv->b_floats;
+        if (!pv->trans) {
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t it = 0; it < items; it++) {
+                const int64_t ni = it % nn, mi = (it / nn) % nm, ng = it / (nn * nm), n = ng / G, gr = ng % G;
+                const pack_ctx ctx = {src + (n * C + gr * cg) * t->chan, g, t};
+                const cnb_sgemm_args a = {
+                    .M = kg, .N = P, .K = Kd,
+                    .a_packed = pv->w_packed + gr * pv->w_floats,
+                    .pack_b = pack_b, .pack_b_ctx = &ctx,
+                    .c = io->y + (n * g->K + gr * kg) * P, .ldc = P,
+                    .bias = g->has_bias ? bias + gr * kg : NULL,
+                    .blk = pv->blk,
+                };
+                const int64_t m0 = mi * mchunk, n0 = ni * nchunk;
+                cnb_sgemm_6x16_avx2_compute(&a, m0, min64(m0 + mchunk, kg), n0, min64(n0 + nchunk, P), mine);
+            }
+        } else {
+            // One K block at a time, so that the packed im2col^T block stays in cache: pack it (all
+            // images, groups and pixels), then y^T += that block * the same block of W^T.
+            const int64_t Np = cdiv(kg, NR) * NR;
+            for (int64_t k0 = 0; k0 < Kd; k0 += pv->blk.kc) {
+                const int64_t kcb = min64(pv->blk.kc, Kd - k0);
+                #pragma omp for schedule(static)
+                for (int64_t i = 0; i < NG * t->npanels; i++) {
+                    const int64_t ng = i / t->npanels, n = ng / G, gr = ng % G;
+                    const pack_ctx ctx = {src + (n * C + gr * cg) * t->chan, g, t};
+                    pack_at(&ctx, k0, kcb, i % t->npanels, at + ng * pv->at_floats);
+                }
+                #pragma omp for schedule(dynamic, 1)
+                for (int64_t it = 0; it < items; it++) {
+                    const int64_t ni = it % nn, mi = (it / nn) % nm, ng = it / (nn * nm), gr = ng % G;
+                    const cnb_sgemm_args a = {
+                        .M = P, .N = kg, .K = kcb,
+                        .a_packed = at + ng * pv->at_floats,
+                        .b_packed = pv->w_packed + gr * pv->w_floats + k0 * Np,
+                        .c = ct + ng * P * kg, .ldc = kg,
+                        .accumulate = k0 > 0,
+                        .blk = pv->blk,
+                    };
+                    const int64_t m0 = mi * mchunk, n0 = ni * nchunk;
+                    cnb_sgemm_6x16_avx2_compute(&a, m0, min64(m0 + mchunk, P), n0, min64(n0 + nchunk, kg), mine);
+                }
+            }
+            const int64_t kb = cdiv(kg, 8);
+            #pragma omp for schedule(static)
+            for (int64_t i = 0; i < NG * kb; i++) {
+                const int64_t ng = i / kb, n = ng / G, gr = ng % G, k0 = i % kb * 8;
+                transpose_out(ct + ng * P * kg, kg, P, bias + gr * kg, k0, min64(k0 + 8, kg), io->y + (n * g->K + gr * kg) * P);
+            }
+        }
+    }
+    return CNB_OK;
+}
+
+void cnb_conv2d_im2col_avx2_free(cnb_plan_data *p) {
+    priv *pv = p->priv;
+    if (!pv) return;
+    cnb_im2col_free(&pv->t);
+    free(pv->w_packed);
+    free(pv);
+    p->priv = NULL;
+}

@@ -1,0 +1,286 @@
+// sgemm 6x16 AVX2+FMA: C (+)= A*B (+ bias per row), BLIS's five loops (Van Zee & van de Geijn 2015)
+// around a 6x16 register-blocked microkernel: 12 ymm accumulators, A broadcast, B vector-loaded. A in
+// 6-row micro-panels packed once (KC-blocked), B in 16-column micro-panels packed per KC x NC block by
+// the caller's routine; MC/KC/NC from the cache sizes hwloc reports. Needs AVX2+FMA.
+#include <assert.h>
+#include <immintrin.h>
+
+#include "core/cpu.h"
+#include "kernels/avx2/sgemm_avx2.h"
+
+#define MR CNB_SGEMM_6X16_MR
+#define NR CNB_SGEMM_6X16_NR
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+cnb_sgemm_blocking cnb_sgemm_6x16_avx2_blocking(int64_t M, int64_t N, int64_t K) {
+    const cnb_caches *cc = cnb_cpu_caches();
+    cnb_sgemm_blocking b;
+    // KC: one B micro-panel (16 x kc) fills half of L1d, so it stays there while the A micro-panels
+    // stream through the other half. The K blocks are then balanced so that no thin block is left.
+    int64_t kc_max = max64(64, min64(1024, (int64_t)cc->l1d / (2 * NR * (int64_t)sizeof(float))));
+    const int64_t nkb = cdiv(max64(K, 1), kc_max);
+    b.kc = max64(1, cdiv(K, nkb));
+    // MC: the mc x kc block of A takes half of L2 (the rest holds the packed B block and C's lines).
+    int64_t mc_max = ((int64_t)cc->l2 / 2) / (b.kc * (int64_t)sizeof(float));
+    mc_max = max64(MR, mc_max / MR * MR);
+    const int64_t nmb = cdiv(max64(M, 1), mc_max);
+    b.mc = cdiv(cdiv(max64(M, 1), nmb), MR) * MR;
+    // NC: the packed kc x nc block of B is re-read for every A block, so it should stay in a cache
+    // level: a quarter of L2 keeps it beside the A block.
+    int64_t nc_max = ((int64_t)cc->l2 / 4) / (b.kc * (int64_t)sizeof(float));
+    nc_max = max64(NR, nc_max / NR * NR);
+    b.nc = min64(nc_max, cdiv(max64(N, 1), NR) * NR);
+    return b;
+}
+
+size_t cnb_sgemm_6x16_avx2_packed_a_floats(int64_t M, int64_t K) {
+    return (size_t)(cdiv(M, MR) * MR) * (size_t)K;
+}
+
+void cnb_sgemm_6x16_avx2_pack_a(int64_t M, int64_t K, int64_t kc, const float *a, int64_t rs, int64_t cs, float *dst) {
+    const int64_t Mp = cdiv(M, MR) * MR;
+    for (int64_t k0 = 0; k0 < K; k0 += kc) {
+        const int64_t kcb = min64(kc, K - k0);
+        for (int64_t m0 = 0; m0 < Mp; m0 += MR) {
+            float *d = dst + k0 * Mp + m0 * kcb;
+            // Walk the source along its unit stride (the panel itself, kcb x 6, stays in L1).
+            for (int64_t r = 0; r < MR; r++) {
+                const float *s = a + (m0 + r) * rs + k0 * cs;
+                if (m0 + r < M) for (int64_t k = 0; k < kcb; k++) d[k * MR + r] = s[k * cs];
+                else for (int64_t k = 0; k < kcb; k++) d[k * MR + r] = 0.f;
+            }
+        }
+    }
+}
+
+size_t cnb_sgemm_6x16_avx2_packed_b_floats(int64_t N, int64_t K) {
+    return (size_t)(cdiv(N, NR) * NR) * (size_t)K;
+}
+
+void cnb_sgemm_6x16_avx2_pack_b_full(int64_t N, int64_t K, int64_t kc, const float *b, int64_t rs, int64_t cs, float *dst) {
+    const int64_t Np = cdiv(N, NR) * NR;
+    for (int64_t k0 = 0; k0 < K; k0 += kc) {
+        const int64_t kcb = min64(kc, K - k0);
+        for (int64_t n0 = 0; n0 < Np; n0 += NR) {
+            float *d = dst + k0 * Np + n0 * kcb;
+            if (rs == 1) {
+                // Columns are contiguous (B = W^T): walk each down its unit stride.
+                for (int64_t t = 0; t < NR; t++) {
+                    const float *s = b + k0 + (n0 + t) * cs;
+                    if (n0 + t < N) for (int64_t k = 0; k < kcb; k++) d[k * NR + t] = s[k];
+                    else for (int64_t k = 0; k < kcb; k++) d[k * NR + t] = 0.f;
+                }
+                continue;
+            }
+            for (int64_t k = 0; k < kcb; k++)
+                for (int64_t t = 0; t < NR; t++) d[k * NR + t] = n0 + t < N ? b[(k0 + k) * rs + (n0 + t) * cs] : 0.f;
+        }
+    }
+}
+
+size_t cnb_sgemm_6x16_avx2_pack_b_floats(const cnb_sgemm_blocking *blk) {
+    return (size_t)(blk->kc * cdiv(blk->nc, NR) * NR + 16);
+}
+
+void cnb_sgemm_6x16_avx2_pack_b_strided(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float *dst) {
+    const cnb_sgemm_strided_b *s = ctx;
+    for (int64_t j = 0; j < nc; j += NR) {
+        const int64_t w = min64(NR, nc - j);
+        float *d = dst + j * kc;
+        for (int64_t k = 0; k < kc; k++) {
+            const float *src = s->b + (k0 + k) * s->rs + (n0 + j) * s->cs;
+            if (w == NR && s->cs == 1) {
+                _mm256_store_ps(d + k * NR, _mm256_loadu_ps(src));
+                _mm256_store_ps(d + k * NR + 8, _mm256_loadu_ps(src + 8));
+            } else {
+                for (int64_t t = 0; t < NR; t++) d[k * NR + t] = t < w ? src[t * s->cs] : 0.f;
+            }
+        }
+    }
+}
+
+// Lanes [0, n) of a mask, n in [0, 8]: an 8-wide window into -1 x 8, 0 x 8.
+static inline __m256i lane_mask(int64_t n) {
+    static const int32_t tbl[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    return _mm256_loadu_si256((const __m256i *)(tbl + 8 - n));
+}
+
+// The microkernel: C[mr x nr] (+)= A-panel (kc x 6) * B-panel (kc x 16). mr is a compile-time constant
+// in each instantiation (always_inline), so the unused accumulators vanish; they are named variables,
+// not an array, because gcc keeps an array of __m256 on the stack. nr < 16 (the last column panel) is
+// stored through lane masks.
+#define CNB_ROW_FMA(R, ACC)                                                                                 \
+    if (mr > R) {                                                                                           \
+        const __m256 ar = _mm256_broadcast_ss(a + R);                                                       \
+        c##ACC##0 = _mm256_fmadd_ps(ar, b0, c##ACC##0);                                                     \
+        c##ACC##1 = _mm256_fmadd_ps(ar, b1, c##ACC##1);                                                     \
+    }
+#define CNB_ROW_STORE(R)                                                                                    \
+    if (mr > R) store_row(c + R * ldc, c##R##0, c##R##1, bias ? bias + R : NULL, accumulate, nr);
+
+// Row r of the C tile: C = acc (+ bias) or C += acc; lanes past nr untouched.
+static inline __attribute__((always_inline)) void store_row(float *cr, __m256 v0, __m256 v1, const float *bias,
+                                                            bool accumulate, int64_t nr) {
+    if (nr == NR) {
+        if (accumulate) {
+            v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr));
+            v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8));
+        } else if (bias) {
+            const __m256 br = _mm256_broadcast_ss(bias);
+            v0 = _mm256_add_ps(v0, br);
+            v1 = _mm256_add_ps(v1, br);
+        }
+        _mm256_storeu_ps(cr, v0);
+        _mm256_storeu_ps(cr + 8, v1);
+        return;
+    }
+    const __m256i m0 = lane_mask(min64(nr, 8)), m1 = lane_mask(max64(nr - 8, 0));
+    if (accumulate) {
+        v0 = _mm256_add_ps(v0, _mm256_maskload_ps(cr, m0));
+        v1 = _mm256_add_ps(v1, _mm256_maskload_ps(cr + 8, m1));
+    } else if (bias) {
+        const __m256 br = _mm256_broadcast_ss(bias);
+        v0 = _mm256_add_ps(v0, br);
+        v1 = _mm256_add_ps(v1, br);
+    }
+    _mm256_maskstore_ps(cr, m0, v0);
+    _mm256_maskstore_ps(cr + 8, m1, v1);
+}
+
+// a_next is prefetched whole (the next A micro-panel: the A block may still be on its way from memory
+// when the first B panel meets it), b_next's first bn_lines lines too (a share of the next B micro-panel,
+// which may come from memory when B was packed beforehand). Rows of fewer than 4 would leave the FMA
+// pipes waiting on their few dependency chains (latency 4, 2 a cycle), so the k loop then alternates
+// between two or four sets of accumulators, summed at the end.
+static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t kc, const float *restrict a,
+                                                          const float *restrict b, float *restrict c, int64_t ldc,
+                                                          const float *bias, bool accumulate, int64_t nr,
+                                                          const float *a_next, const float *b_next, int64_t bn_lines) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    // C's lines are touched only after the loop: start fetching them now.
+    for (int r = 0; r < mr; r++) {
+        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0);
+    }
+    int64_t k = 0;
+    if (mr == 1) {
+        for (; k + 4 <= kc; k += 4) {
+            _mm_prefetch((const char *)(a_next + k * MR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(a_next + k * MR + 16), _MM_HINT_T0);
+            for (int64_t u = k; u < k + 4 && u < bn_lines; u++) _mm_prefetch((const char *)(b_next + u * NR), _MM_HINT_T1);
+            __m256 ar = _mm256_broadcast_ss(a);
+            c00 = _mm256_fmadd_ps(ar, _mm256_load_ps(b), c00);
+            c01 = _mm256_fmadd_ps(ar, _mm256_load_ps(b + 8), c01);
+            ar = _mm256_broadcast_ss(a + MR);
+            c10 = _mm256_fmadd_ps(ar, _mm256_load_ps(b + NR), c10);
+            c11 = _mm256_fmadd_ps(ar, _mm256_load_ps(b + NR + 8), c11);
+            ar = _mm256_broadcast_ss(a + 2 * MR);
+            c20 = _mm256_fmadd_ps(ar, _mm256_load_ps(b + 2 * NR), c20);
+            c21 = _mm256_fmadd_ps(ar, _mm256_load_ps(b + 2 * NR + 8), c21);
+            ar = _mm256_broadcast_ss(a + 3 * MR);
+            c30 = _mm256_fmadd_ps(ar, _mm256_load_ps(b + 3 * NR), c30);
+            c31 = _mm256_fmadd_ps(ar, _mm256_load_ps(b + 3 * NR + 8), c31);
+            a += 4 * MR;
+            b += 4 * NR;
+        }
+        c00 = _mm256_add_ps(_mm256_add_ps(c00, c10), _mm256_add_ps(c20, c30));
+        c01 = _mm256_add_ps(_mm256_add_ps(c01, c11), _mm256_add_ps(c21, c31));
+    } else if (mr <= 3) {
+        for (; k + 2 <= kc; k += 2) {
+            _mm_prefetch((const char *)(a_next + k * MR), _MM_HINT_T0);
+            for (int64_t u = k; u < k + 2 && u < bn_lines; u++) _mm_prefetch((const char *)(b_next + u * NR), _MM_HINT_T1);
+            __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+            CNB_ROW_FMA(0, 0)
+            CNB_ROW_FMA(1, 1)
+            CNB_ROW_FMA(2, 2)
+            b0 = _mm256_load_ps(b + NR), b1 = _mm256_load_ps(b + NR + 8);
+            a += MR;
+            CNB_ROW_FMA(0, 3)
+            CNB_ROW_FMA(1, 4)
+            CNB_ROW_FMA(2, 5)
+            a += MR;
+            b += 2 * NR;
+        }
+        c00 = _mm256_add_ps(c00, c30), c01 = _mm256_add_ps(c01, c31);
+        c10 = _mm256_add_ps(c10, c40), c11 = _mm256_add_ps(c11, c41);
+        c20 = _mm256_add_ps(c20, c50), c21 = _mm256_add_ps(c21, c51);
+    }
+#pragma GCC unroll 4
+    for (; k < kc; k++) {
+        _mm_prefetch((const char *)(a_next + k * MR), _MM_HINT_T0);
+        if (k < bn_lines) _mm_prefetch((const char *)(b_next + k * NR), _MM_HINT_T1);
+        const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        CNB_ROW_FMA(0, 0)
+        CNB_ROW_FMA(1, 1)
+        CNB_ROW_FMA(2, 2)
+        CNB_ROW_FMA(3, 3)
+        CNB_ROW_FMA(4, 4)
+        CNB_ROW_FMA(5, 5)
+        a += MR;
+        b += NR;
+    }
+    CNB_ROW_STORE(0)
+    CNB_ROW_STORE(1)
+    CNB_ROW_STORE(2)
+    CNB_ROW_STORE(3)
+    CNB_ROW_STORE(4)
+    CNB_ROW_STORE(5)
+}
+#undef CNB_ROW_FMA
+#undef CNB_ROW_STORE
+
+typedef void ukernel_fn(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, const float *bias,
+                        bool accumulate, int64_t nr, const float *a_next, const float *b_next, int64_t bn_lines);
+#define CNB_UKERNEL_MR(R)                                                                                   \
+    static void ukernel_##R(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,              \
+                            const float *bias, bool accumulate, int64_t nr, const float *a_next,            \
+                            const float *b_next, int64_t bn_lines) {                                        \
+        ukernel(R, kc, a, b, c, ldc, bias, accumulate, nr, a_next, b_next, bn_lines);                       \
+    }
+CNB_UKERNEL_MR(1)
+CNB_UKERNEL_MR(2)
+CNB_UKERNEL_MR(3)
+CNB_UKERNEL_MR(4)
+CNB_UKERNEL_MR(5)
+CNB_UKERNEL_MR(6)
+#undef CNB_UKERNEL_MR
+static ukernel_fn *const k_ukernels[MR + 1] = {NULL, ukernel_1, ukernel_2, ukernel_3, ukernel_4, ukernel_5, ukernel_6};
+
+void cnb_sgemm_6x16_avx2_compute(const cnb_sgemm_args *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *b_buf) {
+    assert(m0 % MR == 0 && n0 % NR == 0 && m1 <= g->M && n1 <= g->N);
+    assert(g->b_packed || ((uintptr_t)b_buf & 63) == 0);
+    const int64_t Mp = cdiv(g->M, MR) * MR, Np = cdiv(g->N, NR) * NR, K = g->K;
+    const int64_t kc = g->blk.kc, mc = g->blk.mc, nc = g->blk.nc;
+    for (int64_t jc = n0; jc < n1; jc += nc) {
+        const int64_t ncb = min64(nc, n1 - jc);
+        for (int64_t pc = 0; pc < K; pc += kc) {
+            const int64_t kcb = min64(kc, K - pc);
+            const bool accumulate = g->accumulate || pc > 0;
+            const float *b_blk = b_buf;
+            if (g->b_packed) b_blk = g->b_packed + pc * Np + jc * kcb;
+            else g->pack_b(g->pack_b_ctx, pc, kcb, jc, ncb, b_buf);
+            const float *a_blk = g->a_packed + pc * Mp;
+            for (int64_t ic = m0; ic < m1; ic += mc) {
+                const int64_t mcb = min64(mc, m1 - ic);
+                const int64_t tiles = cdiv(mcb, MR);
+                for (int64_t jr = 0; jr < ncb; jr += NR) {
+                    const int64_t nr = min64(NR, ncb - jr);
+                    const float *bp = b_blk + jr * kcb;
+                    // The next B micro-panel (kcb lines) is prefetched a share per A tile.
+                    const int64_t share = cdiv(kcb, tiles);
+                    for (int64_t ir = 0, t = 0; ir < mcb; ir += MR, t++) {
+                        const int64_t mr = min64(MR, mcb - ir), m = ic + ir;
+                        const float *ap = a_blk + m * kcb;
+                        const int64_t first = t * share, lines = min64(share, kcb - first);
+                        k_ukernels[mr](kcb, ap, bp, g->c + m * g->ldc + jc + jr, g->ldc, g->bias ? g->bias + m : NULL,
+                                       accumulate, nr, ap + MR * kcb, bp + NR * (kcb + first), lines > 0 ? lines : 0);
+                    }
+                }
+            }
+        }
+    }
+}
