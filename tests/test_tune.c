@@ -261,7 +261,9 @@ static void test_damaged(void) {
     cnb_error e;
     cnb_status st = load_json(base_plan(), "good.json", 0, &e);
     tu_check(st == CNB_OK, "load the good plan", "%s", e.msg);
-    char *full = json_dumps(base_plan(), 0), trunc[4096];
+    json_t *good = base_plan();
+    char *full = json_dumps(good, 0), trunc[4096];
+    json_decref(good);
     const size_t n = full ? strlen(full) : 0;
     snprintf(trunc, sizeof trunc, "%.*s", (int)(n / 2), full ? full : "");
     free(full);
