@@ -64,6 +64,8 @@ typedef struct bench_entry {
     double est_s;           /* wall time of the agreement run (plan + one run): an upper bound of one run */
     /* results */
     double median_ns;
+    double on_cpu;          /* CPU time of the process / (threads x wall time) of the median: below 1 when
+                             * the threads were not all running, i.e. something else had the cores */
     int nsamples;
     bool have_result;
 } bench_entry;
@@ -168,6 +170,17 @@ static void peak_for(const bench_ctx *c, const layer_item *L, int t, double *pea
     *peak = *compute ? fma : bw;
 }
 
+/* The share of the wall time the benchmark's threads were on a CPU (process CPU time over threads x wall
+ * time). OpenMP's workers spin while they wait, so an undisturbed run is close to 1; another process
+ * that takes a core shows as less. Aggregates of CPU and real time are medians taken apart, so this can
+ * exceed 1 a little. */
+static double on_cpu_share(double cpu_ns, double real_ns, int threads) {
+    return real_ns > 0 && threads > 0 ? cpu_ns / (real_ns * threads) : 0;
+}
+
+/* Below this share a time is marked as measured on a busy machine. */
+#define BUSY_SHARE 0.9
+
 static void on_result(const cnb_gb_result *r, void *arg) {
     bench_ctx *c = arg;
     for (size_t i = 0; i < c->n_entries; i++) {
@@ -178,11 +191,13 @@ static void on_result(const cnb_gb_result *r, void *arg) {
             e->failed = true;
         } else if (!strcmp(r->run_type, "aggregate") && !strcmp(r->aggregate_name, "median")) {
             e->median_ns = r->real_ns;
+            e->on_cpu = on_cpu_share(r->cpu_ns, r->real_ns, e->threads);
             e->have_result = true;
         } else if (!strcmp(r->run_type, "iteration")) {
             e->nsamples++;
             if (e->nsamples == 1 || !e->have_result) {  // one repetition: no aggregates are reported
                 e->median_ns = r->real_ns;
+                e->on_cpu = on_cpu_share(r->cpu_ns, r->real_ns, e->threads);
                 e->have_result = true;
             }
         }
@@ -247,14 +262,14 @@ static void print_table(const bench_ctx *c, layer_item *layers, size_t nl) {
         }
         printf("\n%s:%s  %s  %s  x%lld  %.4g GFLOP  %.4g MB  (%s-bound; auto: %s)\n", L->suite, L->name, L->spec, shape,
                (long long)L->count, L->flops * 1e-9, L->bytes * 1e-6, compute ? "compute" : "memory", autos);
-        printf("  %-34s %3s %10s %9s %8s %7s %9s %9s %8s %9s  %s\n", "implementation", "thr", "time", "GFLOP/s", "GB/s",
-               "%peak", "vs naive", "vs im2col", "scaling", "pack", "agreement");
+        printf("  %-34s %3s %10s %9s %8s %7s %9s %9s %8s %9s %6s  %s\n", "implementation", "thr", "time", "GFLOP/s",
+               "GB/s", "%peak", "vs naive", "vs im2col", "scaling", "pack", "on-cpu", "agreement");
         for (size_t i = 0; i < n; i++) {
             const bench_entry *e = rows[i];
             char t[32], agree[128];
             if (e->failed) {
-                printf("  %-34s %3d %10s %9s %8s %7s %9s %9s %8s %9s  FAILED: %s\n", cnb_impl_name(e->impl), e->threads,
-                       "-", "-", "-", "-", "-", "-", "-", "-", e->error);
+                printf("  %-34s %3d %10s %9s %8s %7s %9s %9s %8s %9s %6s  FAILED: %s\n", cnb_impl_name(e->impl),
+                       e->threads, "-", "-", "-", "-", "-", "-", "-", "-", "-", e->error);
                 continue;
             }
             fmt_time(e->median_ns, t, sizeof t);
@@ -274,10 +289,12 @@ static void print_table(const bench_ctx *c, layer_item *layers, size_t nl) {
                 }
             }
             snprintf(pk, sizeof pk, "%.2f ms", e->pack_ms);
+            char oc[16];
+            snprintf(oc, sizeof oc, "%.0f%%%s", 100.0 * e->on_cpu, e->on_cpu < BUSY_SHARE ? "!" : "");
             if (e->agree.err != 0) snprintf(agree, sizeof agree, "%s (err %.3g)", e->agree.rule, e->agree.err);
             else snprintf(agree, sizeof agree, "%s", e->agree.rule);
-            printf("  %-34s %3d %10s %9.2f %8.2f %6.1f%% %9s %9s %8s %9s  %s%s\n", cnb_impl_name(e->impl), e->threads, t,
-                   gf, gb, pct, vn, vi, sc, pk, agree, e->pin_ok ? "" : "  [pinning moved]");
+            printf("  %-34s %3d %10s %9.2f %8.2f %6.1f%% %9s %9s %8s %9s %6s  %s%s\n", cnb_impl_name(e->impl), e->threads,
+                   t, gf, gb, pct, vn, vi, sc, pk, oc, agree, e->pin_ok ? "" : "  [pinning moved]");
         }
     }
     free(rows);
@@ -368,6 +385,11 @@ static int write_results(const bench_ctx *c, const char *raw, const char *out) {
             if (secs > 0 && peak > 0 && !json_object_get(b, "error_occurred"))
                 json_object_set_new(b, "pct_peak", json_real(100.0 * (compute ? L->flops : L->bytes) / secs / peak));
             json_object_set_new(b, "pack_ms", json_real(e->pack_ms));
+            // A repetition or the mean/median: stddev and cv are not times.
+            const char *agg = json_string_value(json_object_get(b, "aggregate_name"));
+            const double ct = json_number_value(json_object_get(b, "cpu_time"));
+            if (rt > 0 && !json_object_get(b, "error_occurred") && (!agg || !strcmp(agg, "mean") || !strcmp(agg, "median")))
+                json_object_set_new(b, "on_cpu_share", json_real(on_cpu_share(ct, rt, e->threads)));
             json_object_set_new(b, "agreement", json_string(e->failed && e->agree.rule[0] && !e->agree.pass ? "fail"
                                                             : e->failed ? "error" : "pass"));
             json_object_set_new(b, "agreement_rule", json_string(e->agree.rule));
@@ -641,7 +663,7 @@ int cnb_cmd_bench(int argc, char **argv) {
         // fixed iteration count (about 20 ms of runs, 1 to 20) keeps small layers from flushing for minutes.
         cnb_gb_opts opts = {0};
         if (cold) opts.iterations = (int64_t)fmax(1.0, fmin(20.0, 0.02 / fmax(e->est_s, 1e-6)));
-        if (cnb_gb_register_opts(e->name, bench_body, e, CNB_GB_UNIT_US, &opts)) {
+        if (cnb_gb_register_opts(e->name, bench_body, e, CNB_GB_UNIT_US | CNB_GB_PROCESS_CPU, &opts)) {
             fail("cannot register benchmark %s", e->name);
             goto done;
         }
@@ -681,6 +703,14 @@ int cnb_cmd_bench(int argc, char **argv) {
     }
     print_table(&c, layers, nl);
     print_totals(&c, layers, nl, tl, nt);
+    size_t busy = 0, timed = 0;
+    for (size_t i = 0; i < c.n_entries; i++)
+        if (c.entries[i].have_result && !c.entries[i].failed) timed++, busy += c.entries[i].on_cpu < BUSY_SHARE;
+    if (busy)
+        printf("\nwarning: %zu of %zu measurements (on-cpu marked '!') had their threads on a CPU less than %.0f%% of the\n"
+               "time: something else was running on these cores, so their times are inflated. Measure again on a\n"
+               "quiet machine, or compare only implementations measured side by side.\n",
+               busy, timed, 100 * BUSY_SHARE);
     rc = 0;
     if (out && !user_out && write_results(&c, raw, out)) rc = 1;
     if (c.fail_count) {

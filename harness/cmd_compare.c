@@ -27,6 +27,7 @@ typedef struct bench_entry {
     size_t n, cap;
     double agg_median;     /* real_time of the "median" aggregate, in ns, if has_agg_median */
     bool has_agg_median;
+    double on_cpu;         /* the smallest on_cpu_share of its repetitions (cnnbench bench); 1 when absent */
     bool failed;           /* some run has error_occurred or "agreement": "fail" */
     const char *fail_msg;  /* the first failing run's error_message, or NULL */
 } bench_entry;
@@ -138,7 +139,7 @@ static bench_entry *entry_for(result_file *rf, const char *key) {
     }
     if (json_object_set_new(rf->index, key, json_integer((json_int_t)rf->n))) return NULL;
     bench_entry *e = &rf->e[rf->n++];
-    *e = (bench_entry){.key = key};
+    *e = (bench_entry){.key = key, .on_cpu = 1};
     return e;
 }
 
@@ -231,6 +232,8 @@ static bool load_result(result_file *rf, const char *path) {
         } else {
             if (!run_time_ns(rf, i, key, run, &ns)) return false;
             if (!add_sample(e, ns)) return file_error(path, "out of memory");
+            json_t *oc = json_object_get(run, "on_cpu_share");
+            if (json_is_number(oc) && json_number_value(oc) < e->on_cpu) e->on_cpu = json_number_value(oc);
         }
     }
     return true;
@@ -279,7 +282,11 @@ typedef struct row {
     verdict_class cls;
     const char *verdict;  /* the words in the verdict column */
     const char *note;     /* appended in parentheses, or NULL */
+    char busy[96];        /* the note for a change measured on a busy machine */
 } row;
+
+/* An on_cpu_share below this marks a time measured while something else had the cores (cmd_bench.c). */
+#define BUSY_SHARE 0.9
 
 static void fmt_time(char *buf, size_t size, double ns, size_t count) {
     if (!count) {
@@ -345,6 +352,8 @@ static void print_help(void) {
           "  --threshold PCT              smallest change that counts, in percent (default 5)\n"
           "  --alpha A                    significance level, 0 < A < 1 (default 0.05)\n"
           "  --allow-different-machine    compare results from different machines (warns)\n"
+          "  A change whose repetitions ran with their threads on a CPU less than 90% of the time (on_cpu_share,\n"
+          "  written by cnnbench bench) is noted as measured on a busy machine; the verdict stands.\n"
           "  Exit status: 0 no regression; 1 an entry is slower, disappeared or fails agreement in NEW;\n"
           "  2 usage error or unreadable/malformed file, or different machines.\n",
           stdout);
@@ -354,7 +363,7 @@ static void print_help(void) {
 static int report(result_file *base, result_file *cur, double thr_pct, double alpha) {
     row *rows = calloc(base->n + cur->n + 1, sizeof *rows);
     if (!rows) return cmd_error("out of memory");
-    size_t nr = 0;
+    size_t nr = 0, n_busy = 0;
     int status = EXIT_PASS;
     for (size_t i = 0; i < base->n + cur->n; i++) {
         bool from_base = i < base->n;
@@ -382,6 +391,16 @@ static int report(result_file *base, result_file *cur, double thr_pct, double al
                 return st;
             }
             if (b->failed) r->note = "base failed agreement";
+            // A time taken while other work had the cores is inflated: say so beside a changed entry.
+            if (r->cls == V_SLOWER || r->cls == V_FASTER) {
+                const bench_entry *busy = n->on_cpu < BUSY_SHARE ? n : b->on_cpu < BUSY_SHARE ? b : NULL;
+                if (busy) {
+                    snprintf(r->busy, sizeof r->busy, "%s measured on a busy machine: threads on a CPU %.0f%% of the time",
+                             busy == n ? "NEW" : "BASE", 100 * busy->on_cpu);
+                    if (!r->note) r->note = r->busy;
+                    n_busy++;
+                }
+            }
         }
     }
 
@@ -418,6 +437,7 @@ static int report(result_file *base, result_file *cur, double thr_pct, double al
     printf("summary: %zu slower, %zu faster, %zu same; %zu disappeared, %zu failing agreement, %zu new",
            count[V_SLOWER], count[V_FASTER], count[V_SAME], count[V_DISAPPEARED], count[V_FAILING], count[V_NEW]);
     if (count[V_UNTIMED]) printf(", %zu not compared", count[V_UNTIMED]);
+    if (n_busy) printf("; %zu change%s measured on a busy machine (see the notes)", n_busy, n_busy == 1 ? "" : "s");
     if (n_geo) printf("; geometric mean change %+.2f%% over %zu entries\n", (exp(log_sum / (double)n_geo) - 1) * 100, n_geo);
     else printf("; geometric mean change: none (nothing compared)\n");
     printf("(one-sided Mann-Whitney U on real_time, alpha %g, threshold %g%%)\n", alpha, thr_pct);

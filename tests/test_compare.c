@@ -129,6 +129,7 @@ typedef struct series {
     const char *unit;       /* time_unit written: ns, us, ms or s */
     bool only_median;       /* write only the median aggregate, no repetitions */
     bool nan_counter;       /* add a counter Google Benchmark writes as bare NaN */
+    double on_cpu;          /* on_cpu_share written in every repetition (0: none written) */
     const char *machine;    /* context.cnnbench.machine; NULL: no cnnbench object */
     const char *build;
     const char *host;
@@ -164,6 +165,7 @@ static void put_run(FILE *f, bool *first, const char *key, const series *s, cons
         fprintf(f, ",\n      \"GFLOP/s\": %s,\n      \"agreement\": \"%s\",\n      \"agreement_error\": 0.0,\n",
                 s->nan_counter ? "NaN" : "1.25e+01", agree_fail ? "fail" : "pass");
         fprintf(f, "      \"impl\": \"conv2d.im2col.scalar\",\n      \"shape\": \"1,64,56,56\",\n      \"omp_threads\": 1");
+        if (s->on_cpu > 0) fprintf(f, ",\n      \"on_cpu_share\": %.3f", s->on_cpu);
     }
     fprintf(f, "\n    }");
     *first = false;
@@ -294,6 +296,25 @@ static void test_planted_slowdown(const char *b, const char *n) {
     check(strstr(g_out, "\ncompare: FAIL (1 slower, 0 disappeared, 0 failing agreement)\n") != NULL, "slowdown: final line",
           "%s", g_out);
     check(strstr(g_out, "summary: 1 slower, 0 faster, 4 same") != NULL, "slowdown: summary", "%s", g_out);
+}
+
+/* A slowdown measured while the threads were off the CPU half the time: still slower (the gate does not
+ * guess), but the row and the summary say the machine was busy; an undisturbed one says nothing. */
+static void test_busy(const char *b, const char *n) {
+    series sb = default_series(1), sn = default_series(2);
+    sb.on_cpu = 0.99, sn.on_cpu = 0.5;
+    sn.planted = 2, sn.factor = 1.2;
+    write_series(b, &sb);
+    write_series(n, &sn);
+    int rc = compare(b, n, NULL);
+    check(rc == 1 && verdict_is(2, "slower"), "busy: still a regression", "exit %d: %s", rc, g_out);
+    check(strstr(row_of(2), "NEW measured on a busy machine: threads on a CPU 50% of the time") != NULL, "busy: note",
+          "row: '%s'", row_of(2));
+    check(strstr(g_out, "1 change measured on a busy machine") != NULL, "busy: summary", "%s", g_out);
+    sn.on_cpu = 0.97;
+    write_series(n, &sn);
+    rc = compare(b, n, NULL);
+    check(rc == 1 && !strstr(g_out, "busy"), "busy: a quiet run has no note", "exit %d: %s", rc, g_out);
 }
 
 static void test_noise_only(const char *b, const char *n) {
@@ -555,6 +576,7 @@ int main(int argc, char **argv) {
     test_statistics();
     test_planted_slowdown(b, n);
     test_noise_only(b, n);
+    test_busy(b, n);
     test_identical(b, n);
     test_missing_and_new(b, n);
     test_failing(b, n);
