@@ -73,16 +73,15 @@ cnb_status cnb_conv2d_im2col_avx2_plan(const cnb_geom *g, const cnb_weights *w, 
         pv->w_floats = round16(cnb_sgemm_6x16_avx2_packed_a_floats(kg, Kd));
     }
     pv->w_packed = aligned_alloc(64, (size_t)G * pv->w_floats * sizeof(float));
-    wr = malloc((size_t)(kg * Kd) * sizeof *wr);
-    if (!pv->w_packed || !wr) goto nomem;
+    if (pv->t.direct && !(wr = malloc((size_t)(kg * Kd) * sizeof *wr))) goto nomem;
+    if (!pv->w_packed) goto nomem;
     for (int64_t gr = 0; gr < G; gr++) {
         // The weights' columns in the GEMM's row order of im2col.
-        const float *wg = w->weight + gr * kg * Kd;
-        for (int64_t m = 0; m < kg; m++)
-            for (int64_t r = 0; r < Kd; r++) wr[m * Kd + r] = wg[m * Kd + cnb_im2col_weight_col(g, &pv->t, r)];
+        const float *wg = w->weight + gr * kg * Kd, *src = wg;
+        if (wr) cnb_im2col_reorder_weights(g, &pv->t, wg, kg, wr), src = wr;
         float *dst = pv->w_packed + gr * pv->w_floats;
-        if (pv->trans) cnb_sgemm_6x16_avx2_pack_b_full(kg, Kd, pv->blk.kc, wr, 1, Kd, dst);
-        else cnb_sgemm_6x16_avx2_pack_a(kg, Kd, pv->blk.kc, wr, Kd, 1, dst);
+        if (pv->trans) cnb_sgemm_6x16_avx2_pack_b_full(kg, Kd, pv->blk.kc, src, 1, Kd, dst);
+        else cnb_sgemm_6x16_avx2_pack_a(kg, Kd, pv->blk.kc, src, Kd, 1, dst);
     }
     free(wr);
     const int procs = omp_get_num_procs(), maxt = omp_get_max_threads();

@@ -57,8 +57,8 @@ cnb_status cnb_conv2d_im2col_scalar_plan(const cnb_geom *g, const cnb_weights *w
     pv->blk = cnb_sgemm_scalar_blocking_for(kg, pv->t.P, Kd);
     pv->a_floats = round16(cnb_sgemm_scalar_packed_a_floats(kg, Kd));
     pv->a_packed = malloc((size_t)G * pv->a_floats * sizeof(float));
-    float *wr = malloc((size_t)(kg * Kd) * sizeof *wr);
-    if (!pv->a_packed || !wr) {
+    float *wr = pv->t.direct ? malloc((size_t)(kg * Kd) * sizeof *wr) : NULL;
+    if (!pv->a_packed || (pv->t.direct && !wr)) {
         free(wr);
         free(pv->a_packed);
         cnb_im2col_free(&pv->t);
@@ -68,9 +68,8 @@ cnb_status cnb_conv2d_im2col_scalar_plan(const cnb_geom *g, const cnb_weights *w
     for (int64_t gr = 0; gr < G; gr++) {
         // The weights' columns in the GEMM's row order of im2col.
         const float *wg = w->weight + gr * kg * Kd;
-        for (int64_t m = 0; m < kg; m++)
-            for (int64_t r = 0; r < Kd; r++) wr[m * Kd + r] = wg[m * Kd + cnb_im2col_weight_col(g, &pv->t, r)];
-        cnb_sgemm_scalar_pack_a(kg, Kd, pv->blk.kc, wr, Kd, 1, pv->a_packed + gr * pv->a_floats);
+        if (wr) cnb_im2col_reorder_weights(g, &pv->t, wg, kg, wr);
+        cnb_sgemm_scalar_pack_a(kg, Kd, pv->blk.kc, wr ? wr : wg, Kd, 1, pv->a_packed + gr * pv->a_floats);
     }
     free(wr);
     const int procs = omp_get_num_procs(), maxt = omp_get_max_threads();

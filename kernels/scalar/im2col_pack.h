@@ -75,6 +75,16 @@ static inline int64_t cnb_im2col_weight_col(const cnb_geom *g, const cnb_im2col 
     return c * g->kh * g->kw + ij;
 }
 
+/* kg rows of weights wg (PyTorch layout) with their columns in the GEMM's row order, into dst (kg x Kd).
+ * Only direct reads reorder (rows (i, j, c)); the copy's order (c, i, j) is PyTorch's own. */
+static inline void cnb_im2col_reorder_weights(const cnb_geom *g, const cnb_im2col *t, const float *wg, int64_t kg,
+                                              float *dst) {
+    const int64_t khw = g->kh * g->kw, Kd = t->Kd;
+    for (int64_t m = 0; m < kg; m++)
+        for (int64_t ij = 0; ij < khw; ij++)
+            for (int64_t c = 0; c < t->cg; c++) dst[m * Kd + ij * t->cg + c] = wg[m * Kd + c * khw + ij];
+}
+
 /* Builds the tables for geometry g and panel width nr; false when out of memory. */
 static inline bool cnb_im2col_init(cnb_im2col *t, const cnb_geom *g, int64_t nr) {
     memset(t, 0, sizeof *t);
