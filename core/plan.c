@@ -99,7 +99,9 @@ cnb_status cnb_plan_create(const cnb_layer *layer, const cnb_shape *input, const
             st = cnb_fail(err, CNB_E_INVALID_ARG, "params.threads must be 0 (the OpenMP default) or positive, got %d", threads);
             goto fail;
         }
-        if ((st = cnb_planfile_choose(&pl->g, threads > 0 ? threads : omp_get_max_threads(), &pl->impl, err))) goto fail;
+        if (!(params && params->builtin_rule) &&
+            (st = cnb_planfile_choose(&pl->g, threads > 0 ? threads : omp_get_max_threads(), &pl->impl, err)))
+            goto fail;
         pl->from_file = pl->impl != NULL;
         if (!pl->impl && !(pl->impl = cnb_pick(&pl->g, err))) { st = CNB_E_UNSUPPORTED; goto fail; }
     } else {

@@ -38,6 +38,7 @@ typedef struct layer_item {
     bool data_ok;
     char auto_impl[CNB_MAX_THREAD_COUNTS][64];   /* what `auto` picks for this layer at each --threads count */
     bool auto_from_plan[CNB_MAX_THREAD_COUNTS];  /* ... taken from the --plan file */
+    char rule_impl[CNB_MAX_THREAD_COUNTS][64];   /* the built-in rule's choice (differs only with --plan) */
     float *y;               /* output buffer shared by this layer's benchmarks (they run one at a time) */
     int64_t *idx;
     float *nrm, *nrv;
@@ -250,15 +251,19 @@ static void print_table(const bench_ctx *c, layer_item *layers, size_t nl) {
         bool compute;
         peak_for(c, L, 1, &peak, &compute);
         // auto's choice: one name when it is the same at every thread count, else one per count.
-        char autos[400] = "";
+        char autos[600] = "";
         bool same = true;
         for (int k = 1; k < c->nt; k++)
             same &= !strcmp(L->auto_impl[k], L->auto_impl[0]) && L->auto_from_plan[k] == L->auto_from_plan[0];
         for (int k = 0, q = 0; k < (same ? 1 : c->nt) && q < (int)sizeof autos; k++) {
             char thr[24] = "";
             if (!same) snprintf(thr, sizeof thr, " at %d thread%s", c->tl[k], c->tl[k] == 1 ? "" : "s");
-            q += snprintf(autos + q, sizeof autos - (size_t)q, "%s%s%s%s", k ? ", " : "",
-                          L->auto_impl[k][0] ? L->auto_impl[k] : "?", L->auto_from_plan[k] ? " from the plan file" : "", thr);
+            char rule[96] = "";
+            if (L->auto_from_plan[k] && strcmp(L->rule_impl[k], L->auto_impl[k]))
+                snprintf(rule, sizeof rule, " instead of the built-in rule's %s", L->rule_impl[k][0] ? L->rule_impl[k] : "?");
+            q += snprintf(autos + q, sizeof autos - (size_t)q, "%s%s%s%s%s", k ? ", " : "",
+                          L->auto_impl[k][0] ? L->auto_impl[k] : "?", L->auto_from_plan[k] ? " from the plan file" : "",
+                          rule, thr);
         }
         printf("\n%s:%s  %s  %s  x%lld  %.4g GFLOP  %.4g MB  (%s-bound; auto: %s)\n", L->suite, L->name, L->spec, shape,
                (long long)L->count, L->flops * 1e-9, L->bytes * 1e-6, compute ? "compute" : "memory", autos);
@@ -306,16 +311,19 @@ static void print_totals(const bench_ctx *c, layer_item *layers, size_t nl, cons
     if (nl < 2) return;
     printf("\nwhole network (%zu distinct layers, each weighted by its count):\n", nl);
     for (int k = 0; k < nt; k++) {
-        double best = 0, aut = 0;
-        bool auto_ok = true;
+        double best = 0, aut = 0, rule = 0;
+        bool auto_ok = true, rule_ok = true;
         size_t from_plan = 0;
         for (size_t l = 0; l < nl; l++) {
             from_plan += layers[l].auto_from_plan[k];
             const double b = entry_time(c, &layers[l], "*", tl[k]);
             const double a = layers[l].auto_impl[k][0] ? entry_time(c, &layers[l], layers[l].auto_impl[k], tl[k]) : 0;
+            const double r = layers[l].rule_impl[k][0] ? entry_time(c, &layers[l], layers[l].rule_impl[k], tl[k]) : 0;
             best += (double)layers[l].count * b;
             aut += (double)layers[l].count * a;
+            rule += (double)layers[l].count * r;
             auto_ok &= a > 0;
+            rule_ok &= r > 0;
         }
         char tb[32], ta[32];
         fmt_time(best, tb, sizeof tb);
@@ -326,6 +334,15 @@ static void print_totals(const bench_ctx *c, layer_item *layers, size_t nl, cons
                auto_ok && best > 0 ? "" : " (auto's choice not measured everywhere)");
         if (auto_ok && best > 0) printf(" (%.1f%% over the best)", 100.0 * (aut / best - 1));
         putchar('\n');
+        if (from_plan) {  // the plan against the rule it replaces, measured in the same run
+            char tr[32];
+            fmt_time(rule, tr, sizeof tr);
+            printf("  threads=%d: the built-in rule's choice %s", tl[k], rule_ok ? tr : "- (not measured everywhere)");
+            if (rule_ok && best > 0) printf(" (%.1f%% over the best", 100.0 * (rule / best - 1));
+            if (rule_ok && auto_ok && aut > 0) printf("; %.1f%% over the plan's)", 100.0 * (rule / aut - 1));
+            else if (rule_ok && best > 0) putchar(')');
+            putchar('\n');
+        }
     }
 }
 
@@ -377,6 +394,8 @@ static int write_results(const bench_ctx *c, const char *raw, const char *out) {
             bool from_plan;
             json_object_set_new(b, "auto_impl", json_string(auto_of(c, L, e->threads, &from_plan)));
             json_object_set_new(b, "auto_from_plan", json_boolean(from_plan));
+            for (int k = 0; k < c->nt; k++)
+                if (c->tl[k] == e->threads) json_object_set_new(b, "rule_impl", json_string(L->rule_impl[k]));
             json_object_set_new(b, "omp_threads", json_integer(e->threads));
             json_object_set_new(b, "flops", json_real(L->flops));
             json_object_set_new(b, "bytes", json_real(L->bytes));
@@ -566,6 +585,11 @@ int cnb_cmd_bench(int argc, char **argv) {
                 fail("%s:%s: auto: %s", L->suite, L->name, err.msg);
                 goto done;
             }
+            cnb_plan_destroy(ap);
+            ap = NULL;
+            aprm.builtin_rule = true;
+            if (cnb_plan_create(&L->layer, &L->shape, "auto", &aprm, &ap, &err) == CNB_OK)
+                snprintf(L->rule_impl[k], sizeof L->rule_impl[k], "%s", cnb_plan_impl(ap));
             cnb_plan_destroy(ap);
         }
         const double ref_s = now_s() - t0;

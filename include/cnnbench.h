@@ -184,6 +184,8 @@ typedef struct cnb_params {
                                        default, omp_get_max_threads()). Only part of the key `auto` looks up
                                        in a loaded plan file (cnb_plan_file_load): runs take their thread
                                        count from cnb_run_args.threads, so pass the same value there. */
+    bool builtin_rule;            /**< `auto` ignores a loaded plan file and takes the built-in rule's
+                                       choice (to measure one against the other). */
 } cnb_params;
 
 /* ---- CPU features --------------------------------------------------------------------------------- */
