@@ -68,13 +68,6 @@ static inline bool cnb_im2col_fits(const cnb_geom *g) {
     return (Hp + g->sh) * (Wp + g->sw) <= INT32_MAX / 2 && g->OH * g->OW <= INT32_MAX / 2;
 }
 
-/* Column of weight row k (the PyTorch layout, c*kh*kw + i*kw + j) that GEMM row r takes. */
-static inline int64_t cnb_im2col_weight_col(const cnb_geom *g, const cnb_im2col *t, int64_t r) {
-    if (!t->direct) return r;
-    const int64_t ij = r / t->cg, c = r % t->cg;
-    return c * g->kh * g->kw + ij;
-}
-
 /* kg rows of weights wg (PyTorch layout) with their columns in the GEMM's row order, into dst (kg x Kd).
  * Only direct reads reorder (rows (i, j, c)); the copy's order (c, i, j) is PyTorch's own. */
 static inline void cnb_im2col_reorder_weights(const cnb_geom *g, const cnb_im2col *t, const float *wg, int64_t kg,

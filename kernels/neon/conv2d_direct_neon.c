@@ -1,0 +1,430 @@
+// conv2d.direct.neon: direct Conv2d (no im2col), register-blocked over mr output channels x nv vectors of 4 output
+// pixels: per (input channel, tap), mr weights (one q per 4) FMAed by lane into nv input vectors' accumulators.
+// run() copies each image into a padded copy with rows split into sw column phases, so every tap of every stride,
+// dilation and padding mode is a contiguous load; plan() packs weights [group][k-block][c][kh*kw][mr up to 4s].
+#include <arm_neon.h>
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cpu.h"
+#include "core/registry.h"
+#include "core/status.h"
+
+cnb_status cnb_conv2d_direct_neon_supports(const cnb_geom *g, cnb_error *why);
+cnb_status cnb_conv2d_direct_neon_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err);
+cnb_status cnb_conv2d_direct_neon_run(const cnb_plan_data *p, const cnb_io *io);
+void cnb_conv2d_direct_neon_free(cnb_plan_data *p);
+
+// 32 q registers hold mr*nv accumulators, nv input vectors and ceil(mr/4) weight vectors: (8,3) takes 29,
+// (4,6) 31, and every tile of at most 24 accumulators fits.
+enum { MR_MAX = 8, NV_MAX = 6 };
+// Zero columns after each phase row: a partial vector loads up to 3 lanes past the row's last output.
+enum { SLACK = 4 };
+
+typedef struct dplan {
+    int mr, nv;              // register tile: mr output channels x nv vectors of 4 output pixels
+    int64_t mrp;             // mr rounded up to 4: the packed weights of one (c, tap) of a k-block
+    int64_t gstride;         // packed weights of one group
+    int64_t Hp, Wp;          // padded input rows and columns
+    int64_t Wq;              // columns per phase row, slack included
+    int64_t RS, CS;          // padded-copy strides (floats): one padded row (sw phases), one channel
+    int64_t T;               // taps, kh*kw
+    int64_t cc;              // input channels per reduction chunk: a tile's input lines stay in L1 across k-blocks
+    int64_t vpr;             // vectors per output row, ceil(OW / 4)
+    int64_t tiles;           // tiles per group: ceil(OH * vpr / nv)
+    int64_t chunk;           // tiles per parallel work item
+    int64_t mc;              // output channels per work item (a multiple of mr): their weights stay in L2
+    ptrdiff_t *toff;         // [T] offset of tap (i, j) in the padded copy
+    int64_t *rowmap;         // [Hp] padded row -> input row, -1 for zeros
+    int64_t *colmap;         // [Wp] padded column -> input column, -1 for zeros
+    float *wp;               // packed weights
+} dplan;
+
+static int64_t round4(int64_t n) { return (n + 3) & ~(int64_t)3; }
+
+// Where one tile's vectors read and write: vector v is 4 output pixels of one row (a row's last vector may
+// be partial), so a tile can span rows and short rows waste no accumulators.
+typedef struct tile_io {
+    const float *x[NV_MAX];  // padded-copy input of the vector's first pixel for tap 0, channel 0
+    float *y[NV_MAX];        // output of the vector's first pixel, output channel 0
+    int lanes[NV_MAX];       // lanes to store, 1..4
+    int full;                // every vector has 4 lanes
+} tile_io;
+
+// NEON has no masked loads and stores: the first n (< 4) lanes go through a buffer.
+static inline float32x4_t load_n(const float *p, int n) {
+    float t[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int i = 0; i < n; i++) t[i] = p[i];
+    return vld1q_f32(t);
+}
+static inline void store_n(float *p, float32x4_t v, int n) {
+    float t[4];
+    vst1q_f32(t, v);
+    for (int i = 0; i < n; i++) p[i] = t[i];
+}
+
+// One register tile: MR output channels (y rows ys apart, from io->y[v] + yo) x NV vectors, reduced over nc
+// input channels x T taps with weights w ([c][tap][MR rounded up to 4]). first: start from the bias, else
+// from y (a later reduction chunk). MR and NV are constants at every call site. The accumulators are one
+// small array per output channel, not one [MR][NV] array: gcc keeps an aggregate in registers only below a
+// size limit (128 bytes on AArch64), and the unroll pragmas make it unroll the loops early enough for that.
+#define CNB_ACC_INIT(M)                                                                                     \
+    if (MR > M) {                                                                                           \
+        const float32x4_t b = vld1q_dup_f32(bias + M);                                                      \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {                                              \
+            const float *y = io->y[v] + yo + M * ys;                                                        \
+            acc##M[v] = first ? b : io->full ? vld1q_f32(y) : load_n(y, io->lanes[v]);                      \
+        }                                                                                                   \
+    }
+#define CNB_ACC_FMA(M, WV)                                                                                  \
+    if (MR > M) {                                                                                           \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)                                                \
+            acc##M[v] = vfmaq_laneq_f32(acc##M[v], xv[v], WV, (M) & 3);                                      \
+    }
+#define CNB_ACC_STORE(M)                                                                                    \
+    if (MR > M) {                                                                                           \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {                                              \
+            float *y = io->y[v] + yo + M * ys;                                                              \
+            if (io->full) vst1q_f32(y, acc##M[v]);                                                          \
+            else store_n(y, acc##M[v], io->lanes[v]);                                                       \
+        }                                                                                                   \
+    }
+static inline __attribute__((always_inline)) void tile_block(const int MR, const int NV, int64_t nc, int64_t T,
+                                                             const float *restrict w, const tile_io *io,
+                                                             int64_t yo, int64_t CS, const ptrdiff_t *restrict toff,
+                                                             int64_t ys, const float *restrict bias, int first) {
+    const int MP = (MR + 3) & ~3;
+    float32x4_t acc0[NV_MAX], acc1[NV_MAX], acc2[NV_MAX], acc3[NV_MAX];
+    float32x4_t acc4[NV_MAX], acc5[NV_MAX], acc6[NV_MAX], acc7[NV_MAX];
+    CNB_ACC_INIT(0) CNB_ACC_INIT(1) CNB_ACC_INIT(2) CNB_ACC_INIT(3)
+    CNB_ACC_INIT(4) CNB_ACC_INIT(5) CNB_ACC_INIT(6) CNB_ACC_INIT(7)
+    const float *xb[NV_MAX];
+    #pragma GCC unroll 8
+    for (int v = 0; v < NV; v++) xb[v] = io->x[v];
+    for (int64_t c = 0; c < nc; c++) {
+        for (int64_t t = 0; t < T; t++) {
+            const ptrdiff_t off = c * CS + toff[t];
+            float32x4_t xv[NV_MAX];
+            #pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) xv[v] = vld1q_f32(xb[v] + off);
+            const float32x4_t w0 = vld1q_f32(w);
+            CNB_ACC_FMA(0, w0) CNB_ACC_FMA(1, w0) CNB_ACC_FMA(2, w0) CNB_ACC_FMA(3, w0)
+            if (MR > 4) {
+                const float32x4_t w1 = vld1q_f32(w + 4);
+                CNB_ACC_FMA(4, w1) CNB_ACC_FMA(5, w1) CNB_ACC_FMA(6, w1) CNB_ACC_FMA(7, w1)
+            }
+            w += MP;
+        }
+    }
+    CNB_ACC_STORE(0) CNB_ACC_STORE(1) CNB_ACC_STORE(2) CNB_ACC_STORE(3)
+    CNB_ACC_STORE(4) CNB_ACC_STORE(5) CNB_ACC_STORE(6) CNB_ACC_STORE(7)
+}
+#undef CNB_ACC_INIT
+#undef CNB_ACC_FMA
+#undef CNB_ACC_STORE
+
+// nkb consecutive k-blocks of MR output channels (weights wstride apart) for one set of vectors.
+static inline __attribute__((always_inline)) void tile(const int MR, const int NV, int64_t nkb, int64_t nc,
+                                                       int64_t T, const float *w, int64_t wstride,
+                                                       const tile_io *io, int64_t CS, const ptrdiff_t *toff,
+                                                       int64_t ys, const float *bias, int first) {
+    for (int64_t kb = 0; kb < nkb; kb++)
+        tile_block(MR, NV, nc, T, w + kb * wstride, io, kb * MR * ys, CS, toff, ys, bias + kb * MR, first);
+}
+
+// The tile for a run-time (mr, nv): one constant-shape instantiation per pair of at most 24 accumulators
+// (the chosen shapes and their edge tiles, which are smaller).
+static void tile_any(int mr, int nv, int64_t nkb, int64_t nc, int64_t T, const float *w, int64_t wstride,
+                     const tile_io *io, int64_t CS, const ptrdiff_t *toff, int64_t ys, const float *bias, int first) {
+    assert(mr >= 1 && mr <= MR_MAX && nv >= 1 && nv <= NV_MAX && mr * nv <= 24);
+#define CNB_TILE_CASE(M, V) \
+    case (M) * 8 + (V): tile(M, V, nkb, nc, T, w, wstride, io, CS, toff, ys, bias, first); break;
+    switch (mr * 8 + nv) {
+    CNB_TILE_CASE(1, 1) CNB_TILE_CASE(1, 2) CNB_TILE_CASE(1, 3) CNB_TILE_CASE(1, 4) CNB_TILE_CASE(1, 5) CNB_TILE_CASE(1, 6)
+    CNB_TILE_CASE(2, 1) CNB_TILE_CASE(2, 2) CNB_TILE_CASE(2, 3) CNB_TILE_CASE(2, 4) CNB_TILE_CASE(2, 5) CNB_TILE_CASE(2, 6)
+    CNB_TILE_CASE(3, 1) CNB_TILE_CASE(3, 2) CNB_TILE_CASE(3, 3) CNB_TILE_CASE(3, 4) CNB_TILE_CASE(3, 5) CNB_TILE_CASE(3, 6)
+    CNB_TILE_CASE(4, 1) CNB_TILE_CASE(4, 2) CNB_TILE_CASE(4, 3) CNB_TILE_CASE(4, 4) CNB_TILE_CASE(4, 5) CNB_TILE_CASE(4, 6)
+    CNB_TILE_CASE(5, 1) CNB_TILE_CASE(5, 2) CNB_TILE_CASE(5, 3) CNB_TILE_CASE(5, 4)
+    CNB_TILE_CASE(6, 1) CNB_TILE_CASE(6, 2) CNB_TILE_CASE(6, 3) CNB_TILE_CASE(6, 4)
+    CNB_TILE_CASE(7, 1) CNB_TILE_CASE(7, 2) CNB_TILE_CASE(7, 3)
+    CNB_TILE_CASE(8, 1) CNB_TILE_CASE(8, 2) CNB_TILE_CASE(8, 3)
+    default: assert(0);
+    }
+#undef CNB_TILE_CASE
+}
+
+// Cycles per reduction step of an (m, v) tile: FMA throughput (2 per cycle on Cortex-A76/Neoverse N1), but
+// at least 5: one FMA per accumulator per step, latency 4, and with fewer than 10 chains there is no slack
+// left for the loads.
+static double step_cycles(int64_t m, int64_t v) {
+    const double fma = (double)(m * v) / 2.0;
+    return fma > 5.0 ? fma : 5.0;
+}
+
+// Estimated cycles per reduction step for all vectors of one group with an (mr, nv) tile.
+static double tile_cost(int64_t kg, int64_t nvec, int mr, int nv) {
+    const int64_t kfull = kg / mr, krem = kg % mr, tfull = nvec / nv, vrem = nvec % nv;
+    double cost = (double)(kfull * tfull) * step_cycles(mr, nv);
+    if (krem) cost += (double)tfull * step_cycles(krem, nv);
+    if (vrem) cost += (double)kfull * step_cycles(mr, vrem) + (krem ? step_cycles(krem, vrem) : 0.0);
+    return cost;
+}
+
+static int cmp_ptrdiff(const void *a, const void *b) {
+    const ptrdiff_t x = *(const ptrdiff_t *)a, y = *(const ptrdiff_t *)b;
+    return (x > y) - (x < y);
+}
+
+// Bytes of cache lines one input channel of a tile touches: the union of the T spans [toff, toff + nr).
+static int64_t tile_bytes_per_channel(const ptrdiff_t *toff, int64_t T, int64_t nr, ptrdiff_t *scratch) {
+    memcpy(scratch, toff, (size_t)T * sizeof *scratch);
+    qsort(scratch, (size_t)T, sizeof *scratch, cmp_ptrdiff);
+    int64_t bytes = 0;
+    ptrdiff_t lo = scratch[0], hi = scratch[0] + nr;
+    for (int64_t t = 1; t <= T; t++) {
+        if (t < T && scratch[t] <= hi) {
+            if (scratch[t] + nr > hi) hi = scratch[t] + nr;
+            continue;
+        }
+        bytes += (int64_t)(hi - lo) * 4 + 64;  // + 64: a span rarely starts on a line boundary
+        if (t < T) lo = scratch[t], hi = scratch[t] + nr;
+    }
+    return bytes;
+}
+
+// Every Conv2d (and Conv1d, as a 1-high Conv2d): stride, dilation, padding mode, groups, bias.
+cnb_status cnb_conv2d_direct_neon_supports(const cnb_geom *g, cnb_error *why) {
+    (void)why;
+    assert(g->kind == CNB_CONV2D || g->kind == CNB_CONV1D);
+    (void)g;
+    return CNB_OK;
+}
+
+void cnb_conv2d_direct_neon_free(cnb_plan_data *p) {
+    dplan *d = p->priv;
+    if (!d) return;
+    free(d->toff);
+    free(d->rowmap);
+    free(d->colmap);
+    free(d->wp);
+    free(d);
+    p->priv = NULL;
+}
+
+cnb_status cnb_conv2d_direct_neon_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err) {
+    assert(g->kind == CNB_CONV2D || g->kind == CNB_CONV1D);
+    const int64_t C = g->C, K = g->K, G = g->groups, cg = C / G, kg = K / G;
+    const int64_t kh = g->kh, kw = g->kw, sw = g->sw;
+    dplan *d = calloc(1, sizeof *d);
+    if (!d) return cnb_fail(err, CNB_E_NOMEM, "conv2d.direct.neon: out of memory");
+    p->priv = d;
+    d->Hp = g->H + g->pad_t + g->pad_b;
+    d->Wp = g->W + g->pad_l + g->pad_r;
+    d->Wq = (d->Wp + sw - 1) / sw + SLACK;
+    d->T = kh * kw;
+    int64_t ws;
+    if (!cnb_mul_ok(sw, d->Wq, &d->RS) || !cnb_mul_ok(d->Hp, d->RS, &d->CS) || !cnb_mul_ok(C, d->CS, &ws) ||
+        !cnb_mul_ok(ws, (int64_t)sizeof(float), &ws) || (uint64_t)ws > SIZE_MAX) {
+        cnb_conv2d_direct_neon_free(p);
+        return cnb_fail(err, CNB_E_OVERFLOW, "conv2d.direct.neon: the padded input copy is too large");
+    }
+    p->workspace_bytes = (size_t)ws;
+
+    // The tile shape with the fewest estimated cycles; ties go to the earlier shape (fewer loads per FMA).
+    static const int shapes[][2] = {{8, 3}, {4, 6}, {6, 4}, {7, 3}, {5, 4}, {4, 5}, {3, 6}, {8, 2}, {6, 3},
+                                    {4, 4}, {5, 3}, {2, 6}, {3, 4}, {6, 2}, {4, 3}, {3, 3}, {2, 4}, {1, 6}};
+    d->vpr = (g->OW + 3) / 4;
+    const int64_t nvec = g->OH * d->vpr;
+    double best = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const double cost = tile_cost(kg, nvec, shapes[s][0], shapes[s][1]);
+        if (s == 0 || cost < best) best = cost, d->mr = shapes[s][0], d->nv = shapes[s][1];
+    }
+    d->tiles = (nvec + d->nv - 1) / d->nv;
+    d->mrp = round4(d->mr);
+    const int64_t R = cg * d->T, nfull = kg / d->mr, ktail = kg % d->mr;
+    d->gstride = (nfull * d->mrp + round4(ktail)) * R;
+
+    d->toff = malloc((size_t)d->T * 2 * sizeof *d->toff);
+    d->rowmap = malloc((size_t)d->Hp * sizeof *d->rowmap);
+    d->colmap = malloc((size_t)d->Wp * sizeof *d->colmap);
+    d->wp = calloc((size_t)(G * d->gstride), sizeof *d->wp);
+    if (!d->toff || !d->rowmap || !d->colmap || !d->wp) {
+        cnb_conv2d_direct_neon_free(p);
+        return cnb_fail(err, CNB_E_NOMEM, "conv2d.direct.neon: out of memory packing the weights");
+    }
+    for (int64_t i = 0; i < kh; i++)
+        for (int64_t j = 0; j < kw; j++)
+            d->toff[i * kw + j] = (ptrdiff_t)(i * g->dh * d->RS + ((j * g->dw) % sw) * d->Wq + (j * g->dw) / sw);
+    for (int64_t h = 0; h < d->Hp; h++) d->rowmap[h] = cnb_pad_index(g->pad_mode, h - g->pad_t, g->H);
+    for (int64_t x = 0; x < d->Wp; x++) d->colmap[x] = cnb_pad_index(g->pad_mode, x - g->pad_l, g->W);
+
+    // Reduction chunk: a tile's input lines for cc channels fill at most half of L1; the other half is left
+    // to the weights streaming through.
+    const int64_t per_c = tile_bytes_per_channel(d->toff, d->T, 4 * d->nv, d->toff + d->T);
+    const int64_t l1 = (int64_t)cnb_cpu_caches()->l1d;
+    int64_t cc = l1 / 2 / per_c;
+    if (cc < 1) cc = 1;
+    if (cc > cg) cc = cg;
+    const int64_t nchunks = (cg + cc - 1) / cc;
+    d->cc = (cg + nchunks - 1) / nchunks;  // balanced, so the last chunk is not a sliver
+
+    // Work items of about 256 output pixels: locality within, and enough of them to share dynamically.
+    d->chunk = (256 + 4 * d->nv - 1) / (4 * d->nv);
+    if (d->chunk > d->tiles) d->chunk = d->tiles;
+    // ... and of at most mc output channels, whose weights for one reduction chunk fill at most half of L2:
+    // every tile of the item reuses them from there (large layers would stream them from memory per tile).
+    const int64_t l2 = (int64_t)cnb_cpu_caches()->l2;
+    int64_t mc = l2 / 2 / (d->cc * d->T * (int64_t)sizeof(float)) / d->mr * d->mr;
+    if (mc < d->mr) mc = d->mr;
+    const int64_t nkr = (kg + mc - 1) / mc;
+    d->mc = ((kg + nkr - 1) / nkr + d->mr - 1) / d->mr * d->mr;  // balanced
+
+    // Pack: per group, k-blocks of mr (the last may be shorter), each [c][tap][mr' rounded up to 4], the
+    // lanes past mr' zero (calloc).
+    const float *wt = w->weight;
+    for (int64_t gi = 0; gi < G; gi++) {
+        for (int64_t k0 = 0; k0 < kg; k0 += d->mr) {
+            const int64_t mrt = kg - k0 < d->mr ? kg - k0 : d->mr, mp = round4(mrt);
+            const int64_t kbase = gi * kg + k0;
+            float *dst = d->wp + gi * d->gstride + k0 / d->mr * d->mrp * R;
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t m = 0; m < mrt; m++) dst[r * mp + m] = wt[(kbase + m) * R + r];
+        }
+    }
+    return CNB_OK;
+}
+
+// Phases of a strided row: o[ph][q] = s[q*sw + ph] for q < n, ph < sw (o[ph] is Wq floats apart). Strides 2,
+// 3 and 4 deinterleave 4 columns per phase with one vld2q/vld3q/vld4q; the rest go element by element.
+static void deinterleave(const float *s, int64_t sw, int64_t n, float *o, int64_t Wq) {
+    int64_t q = 0;
+    if (sw == 2) {
+        for (; q + 4 <= n; q += 4) {
+            const float32x4x2_t v = vld2q_f32(s + 2 * q);
+            vst1q_f32(o + q, v.val[0]);
+            vst1q_f32(o + Wq + q, v.val[1]);
+        }
+    } else if (sw == 3) {
+        for (; q + 4 <= n; q += 4) {
+            const float32x4x3_t v = vld3q_f32(s + 3 * q);
+            vst1q_f32(o + q, v.val[0]);
+            vst1q_f32(o + Wq + q, v.val[1]);
+            vst1q_f32(o + 2 * Wq + q, v.val[2]);
+        }
+    } else if (sw == 4) {
+        for (; q + 4 <= n; q += 4) {
+            const float32x4x4_t v = vld4q_f32(s + 4 * q);
+            vst1q_f32(o + q, v.val[0]);
+            vst1q_f32(o + Wq + q, v.val[1]);
+            vst1q_f32(o + 2 * Wq + q, v.val[2]);
+            vst1q_f32(o + 3 * Wq + q, v.val[3]);
+        }
+    }
+    for (; q < n; q++)
+        for (int64_t ph = 0; ph < sw; ph++) o[ph * Wq + q] = s[q * sw + ph];
+}
+
+// One padded row (all sw phases) of channel plane xc into dst (RS floats). Padding may be negative
+// (PyTorch crops then), so the interior is clipped to the padded row on both sides.
+static void pad_row(const dplan *d, const cnb_geom *g, const float *xc, int64_t hp, float *dst) {
+    const int64_t ih = d->rowmap[hp], sw = g->sw, Wq = d->Wq, Wp = d->Wp;
+    if (ih < 0) {
+        memset(dst, 0, (size_t)d->RS * sizeof *dst);
+        return;
+    }
+    const float *src = xc + ih * g->W;
+    const int64_t *cm = d->colmap;
+    // Padded columns [xlo, xhi) are input columns x - pad_l; the rest go through colmap.
+    const int64_t xlo = g->pad_l > 0 ? g->pad_l : 0;
+    const int64_t xhi = g->pad_l + g->W < Wp ? g->pad_l + g->W : Wp;
+    if (sw == 1) {
+        for (int64_t x = 0; x < xlo; x++) dst[x] = cm[x] >= 0 ? src[cm[x]] : 0.f;
+        if (xhi > xlo) memcpy(dst + xlo, src + xlo - g->pad_l, (size_t)(xhi - xlo) * sizeof *dst);
+        for (int64_t x = xhi > xlo ? xhi : xlo; x < Wq; x++) dst[x] = x < Wp && cm[x] >= 0 ? src[cm[x]] : 0.f;
+        return;
+    }
+    // Phase-column q of every phase is interior for q in [qlo, qhi): x = q*sw + ph in [xlo, xhi) for all ph.
+    const int64_t qlo = (xlo + sw - 1) / sw;
+    int64_t qhi = xhi / sw;
+    if (qhi < qlo) qhi = qlo;
+    for (int64_t ph = 0; ph < sw; ph++) {
+        float *o = dst + ph * Wq;
+        for (int64_t q = 0; q < qlo; q++) {
+            const int64_t x = q * sw + ph;
+            o[q] = x < Wp && cm[x] >= 0 ? src[cm[x]] : 0.f;
+        }
+        for (int64_t q = qhi; q < Wq; q++) {
+            const int64_t x = q * sw + ph;
+            o[q] = x < Wp && cm[x] >= 0 ? src[cm[x]] : 0.f;
+        }
+    }
+    deinterleave(src + qlo * sw - g->pad_l, sw, qhi - qlo, dst + qlo, Wq);
+}
+
+cnb_status cnb_conv2d_direct_neon_run(const cnb_plan_data *p, const cnb_io *io) {
+    const cnb_geom *g = p->g;
+    const dplan *d = p->priv;
+    assert(g->kind == CNB_CONV2D || g->kind == CNB_CONV1D);
+    assert(d && io->workspace);
+    const int64_t N = g->N, C = g->C, H = g->H, W = g->W, K = g->K, OH = g->OH, OW = g->OW;
+    const int64_t G = g->groups, cg = C / G, kg = K / G, R = cg * d->T;
+    const int64_t ys = OH * OW, nvec = OH * d->vpr, nv = d->nv;
+    const int64_t nkr = (kg + d->mc - 1) / d->mc, ntc = (d->tiles + d->chunk - 1) / d->chunk;
+    const int64_t items = G * nkr * ntc;
+    float *xp = io->workspace;
+    const float *bias = p->w->bias;
+
+    #pragma omp parallel num_threads(io->threads)
+    for (int64_t n = 0; n < N; n++) {
+        const float *xn = io->x + n * C * H * W;
+        #pragma omp for schedule(static)
+        for (int64_t r = 0; r < C * d->Hp; r++) {
+            const int64_t c = r / d->Hp, hp = r % d->Hp;
+            pad_row(d, g, xn + c * H * W, hp, xp + c * d->CS + hp * d->RS);
+        }
+        // (implicit barrier: the copy is complete before any tile reads it)
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t gi = it / (nkr * ntc), kr = it / ntc % nkr, t_lo = it % ntc * d->chunk;
+            const int64_t t_hi = t_lo + d->chunk < d->tiles ? t_lo + d->chunk : d->tiles;
+            const int64_t k_lo = gi * kg + kr * d->mc;  // absolute output channel
+            const int64_t k_n = kg - kr * d->mc < d->mc ? kg - kr * d->mc : d->mc;
+            const int64_t nkb = k_n / d->mr, ktail = k_n - nkb * d->mr;
+            const float *xg = xp + gi * cg * d->CS;
+            const float *wk = d->wp + gi * d->gstride + kr * d->mc / d->mr * d->mrp * R;
+            float *yk = io->y + (n * K + k_lo) * ys;
+            // Reduction chunks outermost: a chunk's input lines of a tile stay in L1 across its k-blocks.
+            for (int64_t c0 = 0; c0 < cg; c0 += d->cc) {
+                const int64_t nc = cg - c0 < d->cc ? cg - c0 : d->cc;
+                for (int64_t t = t_lo; t < t_hi; t++) {
+                    tile_io tio;
+                    const int64_t v0 = t * nv, nvt = nvec - v0 < nv ? nvec - v0 : nv;
+                    tio.full = 1;
+                    for (int64_t v = 0; v < nvt; v++) {
+                        const int64_t oh = (v0 + v) / d->vpr, ow = (v0 + v) % d->vpr * 4;
+                        const int64_t lanes = OW - ow < 4 ? OW - ow : 4;
+                        tio.x[v] = xg + c0 * d->CS + oh * g->sh * d->RS + ow;
+                        tio.y[v] = yk + oh * OW + ow;
+                        tio.lanes[v] = (int)lanes;
+                        tio.full &= lanes == 4;
+                    }
+                    // The full k-blocks in one call, then the short one (only in a group's last k-range).
+                    if (nkb)
+                        tile_any(d->mr, (int)nvt, nkb, nc, d->T, wk + c0 * d->T * d->mrp, d->mrp * R, &tio, d->CS,
+                                 d->toff, ys, bias + k_lo, c0 == 0);
+                    if (ktail) {
+                        const int64_t k0 = nkb * d->mr;
+                        for (int64_t v = 0; v < nvt; v++) tio.y[v] += k0 * ys;
+                        tile_any((int)ktail, (int)nvt, 1, nc, d->T, wk + nkb * d->mrp * R + c0 * d->T * round4(ktail),
+                                 0, &tio, d->CS, d->toff, ys, bias + k_lo + k0, c0 == 0);
+                    }
+                }
+            }
+        }
+    }
+    return CNB_OK;
+}

@@ -1,0 +1,75 @@
+/* The BLIS-style NEON single-precision GEMM of kernels/neon/sgemm_8x12_neon.c, for other kernels (the same
+ * shape of interface as kernels/avx2/sgemm_avx2.h): C[M x N] (+)= A[M x K] * B[K x N] (+ bias[M] per row),
+ * A packed once into 8-row micro-panels, B packed block by block into 12-column micro-panels by a
+ * caller-supplied routine (so B can be a virtual matrix, e.g. an implicit im2col). Cache blocking
+ * MC/KC/NC comes from cnb_cpu_caches(). */
+#ifndef CNB_KERNELS_NEON_SGEMM_NEON_H
+#define CNB_KERNELS_NEON_SGEMM_NEON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CNB_SGEMM_8X12_MR 8
+#define CNB_SGEMM_8X12_NR 12
+
+/* Block sizes: kc is the depth of one packed block (A is packed with it, so it is fixed once A is
+ * packed), mc the rows of A kept in L2, nc the columns of one packed B block (a multiple of 12). */
+typedef struct cnb_sgemm_neon_blocking {
+    int64_t mc, kc, nc;
+} cnb_sgemm_neon_blocking;
+
+/* Packs rows [k0, k0 + kc) x columns [n0, n0 + nc) of the (virtual) B matrix into dst as ceil(nc/12)
+ * micro-panels of kc x 12 floats each, row-major inside a panel, columns past nc zero. dst is 64-byte
+ * aligned; n0 is a multiple of 12. ctx is the caller's. */
+typedef void (*cnb_sgemm_neon_pack_b_fn)(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float *dst);
+
+/* One GEMM: sizes, the packed A, the packed B or how to pack it, and where C is. */
+typedef struct cnb_sgemm_neon_args {
+    int64_t M, N, K;
+    const float *a_packed;          /* from cnb_sgemm_8x12_neon_pack_a with the same M, K, kc */
+    const float *b_packed;          /* from cnb_sgemm_8x12_neon_pack_b_full with the same K, N, kc; or NULL: */
+    cnb_sgemm_neon_pack_b_fn pack_b; /* ... packed block by block by pack_b(pack_b_ctx, ...) */
+    const void *pack_b_ctx;
+    float *c;                       /* row m at c + m * ldc */
+    int64_t ldc;
+    const float *bias;              /* bias[m] added to row m, or NULL */
+    bool accumulate;                /* C += A*B, else C = A*B (+ bias) */
+    cnb_sgemm_neon_blocking blk;
+} cnb_sgemm_neon_args;
+
+/* Blocking for an M x N x K product on this machine's caches (kc balanced over K, mc over M). */
+cnb_sgemm_neon_blocking cnb_sgemm_8x12_neon_blocking(int64_t M, int64_t N, int64_t K);
+
+/* Floats of A packed for (M, K): M rounded up to 8, times K. */
+size_t cnb_sgemm_8x12_neon_packed_a_floats(int64_t M, int64_t K);
+
+/* Packs A (element (m, k) at a[m * rs + k * cs]) as KC blocks of 8-row micro-panels: the block of
+ * depth kcb starting at k0 sits at dst + k0 * roundup(M, 8); inside it panel p is kcb x 8 floats at
+ * p * 8 * kcb, rows past M zero. */
+void cnb_sgemm_8x12_neon_pack_a(int64_t M, int64_t K, int64_t kc, const float *a, int64_t rs, int64_t cs, float *dst);
+
+/* The whole of B (element (k, n) at b[k * rs + n * cs]) packed once, for a B that is reused (weights):
+ * the block of depth kcb starting at k0 at dst + k0 * roundup(N, 12), inside it panel j (kcb x 12) at
+ * j * 12 * kcb, columns past N zero. cnb_sgemm_8x12_neon_packed_b_floats(N, K) floats. */
+size_t cnb_sgemm_8x12_neon_packed_b_floats(int64_t N, int64_t K);
+void cnb_sgemm_8x12_neon_pack_b_full(int64_t N, int64_t K, int64_t kc, const float *b, int64_t rs, int64_t cs, float *dst);
+
+/* Floats of the packed-B buffer one thread needs (kc x nc, rounded up), 64-byte multiples. */
+size_t cnb_sgemm_8x12_neon_pack_b_floats(const cnb_sgemm_neon_blocking *blk);
+
+/* A ready pack_b for a plain B (element (k, n) at b[k * rs + n * cs]); ctx is a cnb_sgemm_neon_strided_b. */
+typedef struct cnb_sgemm_neon_strided_b {
+    const float *b;
+    int64_t rs, cs;
+} cnb_sgemm_neon_strided_b;
+void cnb_sgemm_8x12_neon_pack_b_strided(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float *dst);
+
+/* Computes rows [m0, m1) x columns [n0, n1) of C on the calling thread, with b_buf (64-byte aligned,
+ * cnb_sgemm_8x12_neon_pack_b_floats() floats; unused when B is prepacked) as its packed-B scratch. m0 is a
+ * multiple of 8 and n0 of 12, so that disjoint ranges can run on different threads. Each element of C is
+ * summed in the same order whatever the ranges (micro-tiles sit at fixed multiples of 8 and 12). */
+void cnb_sgemm_8x12_neon_compute(const cnb_sgemm_neon_args *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                                 float *b_buf);
+
+#endif /* CNB_KERNELS_NEON_SGEMM_NEON_H */
