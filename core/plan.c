@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/planfile.h"
 #include "core/registry.h"
 #include "core/status.h"
@@ -19,9 +20,12 @@ struct cnb_plan {
     bool from_file;           /* `auto` took impl from the loaded plan file */
 };
 
-/* A copy of src (n floats), or n copies of fill when src is NULL. */
+/* A copy of src (n floats), or n copies of fill when src is NULL; NULL when out of memory, or when the
+ * byte count overflows size_t (n itself fits int64: BatchNorm2d(2**62) on an empty batch is a valid layer). */
 static float *copy_or_fill(const float *src, int64_t n, float fill) {
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+    size_t bytes;
+    if (!cnb_alloc_bytes((size_t)(n > 0 ? n : 1), sizeof(float), &bytes)) return NULL;
+    float *p = cnb_malloc(bytes);
     if (!p) return NULL;
     if (src) memcpy(p, src, (size_t)n * sizeof *p);
     else for (int64_t i = 0; i < n; i++) p[i] = fill;
@@ -67,7 +71,8 @@ static cnb_status fill_weights(cnb_plan *pl, const cnb_params *prm, cnb_error *e
         pl->owned[3] = copy_or_fill(sv, ns, 1.f);
     }
     if (!pl->owned[0] || !pl->owned[1] || (ns && (!pl->owned[2] || !pl->owned[3])))
-        return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory copying the parameters", name);
+        return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory copying the parameters (weight %lld, bias %lld, running "
+                        "stats 2 x %lld floats)", name, (long long)nw, (long long)nb, (long long)ns);
     pl->w.weight = pl->owned[0];
     pl->w.bias = pl->owned[1];
     pl->w.running_mean = pl->owned[2];
@@ -76,15 +81,15 @@ static cnb_status fill_weights(cnb_plan *pl, const cnb_params *prm, cnb_error *e
 }
 
 static void release(cnb_plan *pl) {
-    for (int i = 0; i < 4; i++) free(pl->owned[i]);
-    free(pl);
+    for (int i = 0; i < 4; i++) cnb_free(pl->owned[i]);
+    cnb_free(pl);
 }
 
 cnb_status cnb_plan_create(const cnb_layer *layer, const cnb_shape *input, const char *impl,
                            const cnb_params *params, cnb_plan **out, cnb_error *err) {
     if (!out) return cnb_fail(err, CNB_E_INVALID_ARG, "NULL plan pointer");
     *out = NULL;
-    cnb_plan *pl = calloc(1, sizeof *pl);
+    cnb_plan *pl = cnb_calloc(1, sizeof *pl);
     if (!pl) return cnb_fail(err, CNB_E_NOMEM, "out of memory allocating a plan");
     pl->num_batches_tracked = params ? params->num_batches_tracked : 0;
     cnb_status st = cnb_geom_init(&pl->g, layer, input, pl->num_batches_tracked, err);
@@ -144,7 +149,7 @@ cnb_status cnb_plan_run(const cnb_plan *p, const cnb_run_args *a, cnb_error *err
     };
     void *scratch = NULL;
     if (p->data.workspace_bytes && !io.workspace) {
-        scratch = malloc(p->data.workspace_bytes);
+        scratch = cnb_malloc(p->data.workspace_bytes);
         if (!scratch) return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory for a %zu-byte workspace", p->impl->name, p->data.workspace_bytes);
         io.workspace = scratch;
     }
@@ -157,7 +162,7 @@ cnb_status cnb_plan_run(const cnb_plan *p, const cnb_run_args *a, cnb_error *err
             if (io.new_running_var) io.new_running_var[c] = p->w.running_var[c];
         }
     }
-    free(scratch);
+    cnb_free(scratch);
     if (st) return cnb_fail(err, st, "%s: run failed (%s)", p->impl->name, cnb_status_name(st));
     if (a->new_num_batches_tracked)
         *a->new_num_batches_tracked = p->num_batches_tracked + (p->g.update_running ? 1 : 0);

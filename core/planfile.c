@@ -16,6 +16,7 @@
 #include <hwloc.h>
 #endif
 
+#include "core/alloc.h"
 #include "core/planfile.h"
 #include "core/spec.h"
 #include "core/status.h"
@@ -131,9 +132,9 @@ static pf_table *g_table;     /* guarded by g_lock; never modified once publishe
 
 static void table_free(pf_table *t) {
     if (!t) return;
-    for (size_t i = 0; i < t->n; i++) free(t->e[i].spec);
-    free(t->e);
-    free(t);
+    for (size_t i = 0; i < t->n; i++) cnb_free(t->e[i].spec);
+    cnb_free(t->e);
+    cnb_free(t);
 }
 
 /* ---- loading -------------------------------------------------------------------------------------------- */
@@ -351,7 +352,7 @@ static cnb_status parse_entry(const json_t *eo, size_t i, const char *path, pf_e
         return bad(err, CNB_E_PARSE, path, at, "negative time %g", json_number_value(runner_ns));
 
     const int n = cnb_spec_format(&layer, NULL, 0);
-    if (n < 0 || !(out->spec = malloc((size_t)n + 1)))
+    if (n < 0 || !(out->spec = cnb_malloc((size_t)n + 1)))
         return cnb_fail(err, CNB_E_NOMEM, "plan file %s: out of memory", path);
     cnb_spec_format(&layer, out->spec, (size_t)n + 1);
     out->index = i;
@@ -394,7 +395,7 @@ static cnb_status parse_root(const json_t *root, const char *path, unsigned flag
     // build lacks, and the mismatch is the message that explains it.
     if ((st = check_fingerprint(fpo, path, flags, err))) return st;
     const size_t n = json_array_size(entries);
-    t->e = calloc(n ? n : 1, sizeof *t->e);
+    t->e = cnb_calloc(n ? n : 1, sizeof *t->e);
     if (!t->e) return cnb_fail(err, CNB_E_NOMEM, "plan file %s: out of memory for %zu entries", path, n);
     for (size_t i = 0; i < n; i++) {
         if ((st = parse_entry(json_array_get(entries, i), i, path, &t->e[i], err))) return st;
@@ -421,7 +422,7 @@ cnb_status cnb_plan_file_load(const char *path, unsigned flags, cnb_error *err) 
     fclose(f);
     if (!root)
         return cnb_fail(err, CNB_E_PARSE, "plan file %s:%d:%d: not valid JSON: %s", path, je.line, je.column, je.text);
-    pf_table *t = calloc(1, sizeof *t);
+    pf_table *t = cnb_calloc(1, sizeof *t);
     if (!t) {
         json_decref(root);
         return cnb_fail(err, CNB_E_NOMEM, "out of memory loading plan file %s", path);
@@ -461,7 +462,7 @@ cnb_status cnb_planfile_choose(const cnb_geom *g, int threads, const cnb_impl **
     }
     char small[1024], *spec = small;
     const int n = cnb_spec_format(&g->layer, small, sizeof small);
-    if (n >= (int)sizeof small && (spec = malloc((size_t)n + 1))) cnb_spec_format(&g->layer, spec, (size_t)n + 1);
+    if (n >= (int)sizeof small && (spec = cnb_malloc((size_t)n + 1))) cnb_spec_format(&g->layer, spec, (size_t)n + 1);
     if (n < 0 || !spec) {
         pthread_rwlock_unlock(&g_lock);
         return cnb_fail(err, CNB_E_NOMEM, "out of memory looking up the plan file");
@@ -475,7 +476,7 @@ cnb_status cnb_planfile_choose(const cnb_geom *g, int threads, const cnb_impl **
         if (same_key(&t->e[i], &key)) im = t->e[i].impl, index = t->e[i].index;
     memcpy(path, t->path, sizeof path);
     pthread_rwlock_unlock(&g_lock);
-    if (spec != small) free(spec);
+    if (spec != small) cnb_free(spec);
     if (!im) return CNB_OK;
     cnb_error why = {0};
     const cnb_status st = cnb_impl_usable(im, g, &why);

@@ -7,7 +7,7 @@
 #include "core/registry.h"
 #include "core/status.h"
 
-#define CNB_IMPL(NAME, KIND, ISA, PRIO, TOL, P)                                                           \
+#define CNB_IMPL(NAME, KIND, ISA, PRIO, TOL, P, FLAGS)                                                    \
     cnb_status cnb_##P##_supports(const cnb_geom *, cnb_error *);                                         \
     cnb_status cnb_##P##_plan(const cnb_geom *, const cnb_weights *, cnb_plan_data *, cnb_error *);       \
     cnb_status cnb_##P##_run(const cnb_plan_data *, const cnb_io *);                                       \
@@ -15,8 +15,8 @@
 #include "core/impls.def"
 #undef CNB_IMPL
 
-#define CNB_IMPL(NAME, KIND, ISA, PRIO, TOL, P) \
-    {NAME, KIND, ISA, PRIO, TOL, cnb_##P##_supports, cnb_##P##_plan, cnb_##P##_run, cnb_##P##_free},
+#define CNB_IMPL(NAME, KIND, ISA, PRIO, TOL, P, FLAGS) \
+    {NAME, KIND, ISA, PRIO, TOL, FLAGS, cnb_##P##_supports, cnb_##P##_plan, cnb_##P##_run, cnb_##P##_free},
 static const cnb_impl g_impls[] = {
 #include "core/impls.def"
 };
@@ -31,6 +31,7 @@ cnb_layer_kind cnb_impl_kind(size_t i) { return i < N_IMPLS ? g_impls[i].kind : 
 uint32_t cnb_impl_isa(size_t i) { return i < N_IMPLS ? g_impls[i].isa : 0; }
 int cnb_impl_prio(size_t i) { return i < N_IMPLS ? g_impls[i].prio : 0; }
 float cnb_impl_max_rel_err(size_t i) { return i < N_IMPLS ? g_impls[i].max_rel_err : 0.f; }
+bool cnb_impl_thread_invariant(size_t i) { return i < N_IMPLS && !(g_impls[i].flags & CNB_IMPL_THREAD_VARIANT); }
 
 long cnb_impl_find(const char *name) {
     if (!name) return -1;

@@ -37,13 +37,25 @@ typedef struct cnb_io {
     int threads;              /* > 0 */
 } cnb_io;
 
+/* Bits of cnb_impl.flags (the last argument of CNB_IMPL in core/impls.def). */
+enum {
+    /* Results may differ in the last bits with the thread count: the implementation splits a reduction
+     * (a BN statistic, a GEMM's K, ...) between threads. Without it, outputs, indices and running stats
+     * are bit-identical at any thread count (tests/test_determinism.c). */
+    CNB_IMPL_THREAD_VARIANT = 1u << 0,
+};
+
 typedef struct cnb_impl {
     const char *name;         /* "conv2d.im2col.avx2" */
     cnb_layer_kind kind;
     uint32_t isa;             /* CNB_ISA_* bits that must all be present */
     int prio;                 /* auto picks the highest usable; < 0: a peer library's entry, never picked */
     float max_rel_err;        /* promise checked by tests/test_impls.c */
+    uint32_t flags;           /* CNB_IMPL_* bits */
     cnb_status (*supports)(const cnb_geom *g, cnb_error *why);
+    /* plan() allocates with core/alloc.h (cnb_malloc ...; never malloc directly: the test build makes each
+     * allocation fail in turn) and on failure returns CNB_E_NOMEM (or its error) having released all it
+     * allocated: free() is called only for a plan() that succeeded. */
     cnb_status (*plan)(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err);
     cnb_status (*run)(const cnb_plan_data *p, const cnb_io *io);
     void (*free)(cnb_plan_data *p);

@@ -301,16 +301,20 @@ int cnb_cmd_list(int argc, char **argv) {
     const char *cap = getenv("CNB_ISA");
     printf("cpu features: %s", cnb_isa_names(det, a, sizeof a));
     if (cap && *cap) printf(" (CNB_ISA=%s caps them to: %s)", cap, cnb_isa_names(have, b, sizeof b));
-    printf("\n\n%-34s %-18s %-12s %5s %9s  %s\n", "implementation", "layer", "needs", "prio", "max_err", "status");
+    printf("\n\n%-34s %-18s %-12s %5s %9s %-7s  %s\n", "implementation", "layer", "needs", "prio", "max_err", "threads",
+           "status");
     for (size_t i = 0; i < cnb_impl_count(); i++) {
         const uint32_t need = cnb_impl_isa(i);
         const bool ok = (need & have) == need;
         char st[160];
         if (ok) snprintf(st, sizeof st, "available");
         else snprintf(st, sizeof st, "unavailable: needs %s", cnb_isa_names(need & ~have, b, sizeof b));
-        printf("%-34s %-18s %-12s %5d %9.2g  %s%s\n", cnb_impl_name(i), cnb_kind_name(cnb_impl_kind(i)),
-               need ? cnb_isa_names(need, a, sizeof a) : "-", cnb_impl_prio(i), (double)cnb_impl_max_rel_err(i), st,
+        printf("%-34s %-18s %-12s %5d %9.2g %-7s  %s%s\n", cnb_impl_name(i), cnb_kind_name(cnb_impl_kind(i)),
+               need ? cnb_isa_names(need, a, sizeof a) : "-", cnb_impl_prio(i), (double)cnb_impl_max_rel_err(i),
+               cnb_impl_thread_invariant(i) ? "same" : "vary", st,
                cnb_impl_prio(i) == 0 && strstr(cnb_impl_name(i), ".naive.") ? " (reference)" : "");
     }
+    printf("\nthreads: same = bit-identical results at any thread count; vary = the last bits may change with the\n"
+           "thread count (a reduction split between threads). Repeated runs at one count are always bit-identical.\n");
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/alloc.h"
 #include "core/status.h"
 #include "harness/npy.h"
 
@@ -393,7 +394,7 @@ static cnb_status read_open(FILE *f, const char *path, const npy_dtype *want, cn
         return cnb_fail(err, CNB_E_PARSE, "%s: header length %lu exceeds the %d-byte limit", path, (unsigned long)hlen,
                         NPY_MAX_HEADER);
 
-    char *text = malloc(hlen ? hlen : 1);
+    char *text = cnb_malloc(hlen ? hlen : 1);
     if (!text) return cnb_fail(err, CNB_E_NOMEM, "%s: cannot allocate %lu bytes for the header", path, (unsigned long)hlen);
     st = read_exact(f, text, hlen, path, "the header", err);
     npy_header h;
@@ -402,7 +403,7 @@ static cnb_status read_open(FILE *f, const char *path, const npy_dtype *want, cn
         st = parse_header(&p, &h);
     }
     if (st == CNB_OK) st = check_dtype(path, &h, want, err);
-    free(text);  // h.descr points into text: not used past here
+    cnb_free(text);  // h.descr points into text: not used past here
     if (st != CNB_OK) return st;
 
     if (h.fortran)
@@ -422,14 +423,14 @@ static cnb_status read_open(FILE *f, const char *path, const npy_dtype *want, cn
                         (long long)(avail - nbytes), (long long)nbytes);
 
     // An empty array still gets a non-NULL buffer, so that callers can tell success from failure by *data.
-    void *buf = malloc(nbytes ? (size_t)nbytes : 1);
+    void *buf = cnb_malloc(nbytes ? (size_t)nbytes : 1);
     if (!buf) return cnb_fail(err, CNB_E_NOMEM, "%s: cannot allocate %lld bytes for the data", path, (long long)nbytes);
     st = read_exact(f, buf, (size_t)nbytes, path, "data", err);
     // The size was checked, but the file may have grown since: refuse what is not the array.
     if (st == CNB_OK && fgetc(f) != EOF)
         st = cnb_fail(err, CNB_E_PARSE, "%s: extra bytes after the %lld data bytes", path, (long long)nbytes);
     if (st != CNB_OK) {
-        free(buf);
+        cnb_free(buf);
         return st;
     }
     shape->ndim = h.ndim;

@@ -8,7 +8,8 @@
 
 #include "cnnbench.h"
 
-/* Read a '<f4' array: *data is malloc'ed (free() it), *shape its shape. On error nothing is allocated. */
+/* Read a '<f4' array: *data comes from cnb_malloc (core/alloc.h: free() it, or cnb_free in a test that counts
+ * allocations), *shape its shape. On error nothing is allocated. */
 cnb_status cnb_npy_read_f32(const char *path, cnb_shape *shape, float **data, cnb_error *err);
 /* Read a '<i8' array, likewise. */
 cnb_status cnb_npy_read_i64(const char *path, cnb_shape *shape, int64_t **data, cnb_error *err);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/spec.h"
 #include "core/status.h"
 
@@ -77,7 +78,7 @@ static cnb_status read_file(const char *path, char **text, cnb_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return cnb_fail(err, CNB_E_IO, "cannot open suite file '%s': %s", path, strerror(errno));
     size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
+    char *buf = cnb_malloc(cap);
     if (!buf) {
         fclose(f);
         return cnb_fail(err, CNB_E_NOMEM, "out of memory reading suite file '%s'", path);
@@ -85,13 +86,13 @@ static cnb_status read_file(const char *path, char **text, cnb_error *err) {
     for (;;) {
         if (n + 1 >= cap) {
             if (cap >= SUITE_MAX_BYTES) {
-                free(buf);
+                cnb_free(buf);
                 fclose(f);
                 return cnb_fail(err, CNB_E_IO, "suite file '%s' is larger than %u bytes", path, SUITE_MAX_BYTES);
             }
-            char *grown = realloc(buf, cap * 2);
+            char *grown = cnb_realloc(buf, cap * 2);
             if (!grown) {
-                free(buf);
+                cnb_free(buf);
                 fclose(f);
                 return cnb_fail(err, CNB_E_NOMEM, "out of memory reading suite file '%s'", path);
             }
@@ -106,7 +107,7 @@ static cnb_status read_file(const char *path, char **text, cnb_error *err) {
     int saved = errno;
     fclose(f);
     if (bad) {
-        free(buf);
+        cnb_free(buf);
         return cnb_fail(err, CNB_E_IO, "cannot read suite file '%s': %s", path, strerror(saved));
     }
     buf[n] = '\0';
@@ -114,7 +115,7 @@ static cnb_status read_file(const char *path, char **text, cnb_error *err) {
     if (nul) {
         int line = 1;
         for (const char *p = buf; p < nul; p++) line += *p == '\n';
-        free(buf);
+        cnb_free(buf);
         return line_fail(err, CNB_E_PARSE, path, line, "contains a NUL byte");
     }
     *text = buf;
@@ -237,7 +238,7 @@ static cnb_status parse_text(char *text, cnb_suite *suite, cnb_error *err) {
         if (!*body) continue;
         if (suite->n == cap) {
             size_t ncap = cap ? cap * 2 : 64;
-            cnb_suite_layer *grown = realloc(suite->layers, ncap * sizeof *grown);
+            cnb_suite_layer *grown = cnb_realloc(suite->layers, ncap * sizeof *grown);
             if (!grown) return cnb_fail(err, CNB_E_NOMEM, "%s:%d: out of memory", suite->path, line);
             suite->layers = grown;
             cap = ncap;
@@ -296,10 +297,10 @@ cnb_status cnb_suite_load(const char *name_or_path, const char *dir, cnb_suite *
     cnb_status st = read_file(suite->path, &text, err);
     if (st == CNB_OK) {
         st = parse_text(text, suite, err);
-        free(text);
+        cnb_free(text);
     }
     if (st != CNB_OK) {
-        free(suite->layers);
+        cnb_free(suite->layers);
         memset(suite, 0, sizeof *suite);
     }
     return st;
@@ -307,7 +308,7 @@ cnb_status cnb_suite_load(const char *name_or_path, const char *dir, cnb_suite *
 
 void cnb_suite_free(cnb_suite *suite) {
     if (!suite) return;
-    free(suite->layers);
+    cnb_free(suite->layers);
     memset(suite, 0, sizeof *suite);
 }
 
@@ -330,7 +331,7 @@ void cnb_suite_list(const char *dir, char *buf, size_t size) {
         if (s[0] == '.' || !ends_with(s, SUITE_EXT) || len == strlen(SUITE_EXT)) continue;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
-            char **grown = realloc(names, ncap * sizeof *grown);
+            char **grown = cnb_realloc(names, ncap * sizeof *grown);
             if (!grown) {
                 oom = true;
                 break;
@@ -339,7 +340,7 @@ void cnb_suite_list(const char *dir, char *buf, size_t size) {
             cap = ncap;
         }
         size_t stem = len - strlen(SUITE_EXT);
-        if (!(names[n] = malloc(stem + 1))) {
+        if (!(names[n] = cnb_malloc(stem + 1))) {
             oom = true;
             break;
         }
@@ -359,6 +360,6 @@ void cnb_suite_list(const char *dir, char *buf, size_t size) {
     } else if (oom) {
         snprintf(buf, size, "(out of memory listing them)");
     }
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
+    for (size_t i = 0; i < n; i++) cnb_free(names[i]);
+    cnb_free(names);
 }

@@ -224,6 +224,11 @@ int cnb_impl_prio(size_t i);
 int cnb_impl_score(size_t i, const cnb_layer *layer, const cnb_shape *input);
 /** Largest relative error implementation i promises against the reference (0: exact or double-accurate). */
 float cnb_impl_max_rel_err(size_t i);
+/** Whether implementation i gives bit-identical results (outputs, indices, running statistics) at every
+ *  thread count. False for one that splits a reduction between threads (its results may then differ in
+ *  the last bits between thread counts), and for i >= cnb_impl_count(). Whatever this says, every
+ *  implementation gives bit-identical results from run to run of one plan at one thread count. */
+bool cnb_impl_thread_invariant(size_t i);
 /** Index of the implementation named name, or -1. */
 long cnb_impl_find(const char *name);
 /** Whether implementation i can run layer on input on this CPU: CNB_OK, or CNB_E_NO_ISA /

@@ -423,8 +423,16 @@ static void list_and_impls(void) {
     char out[1 << 16] = "", err[4096] = "";
     char *l[] = {"list", NULL};
     check(run(l, out, sizeof out, err, sizeof err) == 0, "list", "failed: %s", err);
-    for (size_t i = 0; i < cnb_impl_count(); i++)
-        check(strstr(out, cnb_impl_name(i)) != NULL, "list", "does not show %s", cnb_impl_name(i));
+    for (size_t i = 0; i < cnb_impl_count(); i++) {
+        // Its line, and on it whether its bits depend on the thread count (issue 8.4).
+        char key[128];
+        snprintf(key, sizeof key, "\n%s ", cnb_impl_name(i));
+        const char *line = strstr(out, key), *end = line ? strchr(line + 1, '\n') : NULL;
+        const char *want = cnb_impl_thread_invariant(i) ? " same " : " vary ", *at = line ? strstr(line, want) : NULL;
+        check(line != NULL, "list", "does not show %s", cnb_impl_name(i));
+        check(!line || (at && (!end || at < end)), "list", "%s: its line does not say '%s' in the threads column",
+              cnb_impl_name(i), want);
+    }
     check(strstr(out, "cpu features:") != NULL, "list", "does not show the CPU features");
 
     char *a[] = {"impls", "Conv2d(3, 8, kernel_size=(3, 3), padding=same)", "--shape", "1,3,9,9", NULL};

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "core/alloc.h"
 #include "core/registry.h"
 #include "core/status.h"
 #include "kernels/avx2/avx2_util.h"
@@ -33,7 +34,7 @@ static int64_t cell_end(int64_t o, int64_t n, int64_t len) { return ((o + 1) * l
 cnb_status cnb_adaptiveavgpool2d_direct_avx2_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p,
                                                   cnb_error *err) {
     (void)w;
-    int64_t *b = malloc(2 * (size_t)(g->OH + g->OW) * sizeof *b);
+    int64_t *b = cnb_malloc(2 * (size_t)(g->OH + g->OW) * sizeof *b);
     if (!b) return cnb_fail(err, CNB_E_NOMEM, "adaptiveavgpool2d.direct.avx2: out of memory for %lld cell bounds",
                             (long long)(g->OH + g->OW));
     for (int64_t o = 0; o < g->OH; o++) b[2 * o] = cell_start(o, g->OH, g->H), b[2 * o + 1] = cell_end(o, g->OH, g->H);
@@ -47,7 +48,7 @@ cnb_status cnb_adaptiveavgpool2d_direct_avx2_plan(const cnb_geom *g, const cnb_w
 }
 
 void cnb_adaptiveavgpool2d_direct_avx2_free(cnb_plan_data *p) {
-    free(p->priv);
+    cnb_free(p->priv);
     p->priv = NULL;
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/cpu.h"
 #include "core/registry.h"
 #include "core/status.h"
@@ -80,20 +81,20 @@ cnb_status cnb_conv2d_depthwise_avx2_supports(const cnb_geom *g, cnb_error *why)
 
 static void dw_plan_free(dw_plan *d) {
     if (!d) return;
-    free(d->phase);
-    free(d->lo);
-    free(d->hi);
-    free(d->len);
-    free(d->toff);
-    free(d->colmap);
-    free(d->rowmap);
-    free(d->fmask);
-    free(d->ftile);
-    free(d->ftilemk);
-    free(d->ftilein);
-    free(d->ftileR);
-    free(d->fmaskph);
-    free(d);
+    cnb_free(d->phase);
+    cnb_free(d->lo);
+    cnb_free(d->hi);
+    cnb_free(d->len);
+    cnb_free(d->toff);
+    cnb_free(d->colmap);
+    cnb_free(d->rowmap);
+    cnb_free(d->fmask);
+    cnb_free(d->ftile);
+    cnb_free(d->ftilemk);
+    cnb_free(d->ftilein);
+    cnb_free(d->ftileR);
+    cnb_free(d->fmaskph);
+    cnb_free(d);
 }
 
 static int64_t ceil_div(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
@@ -136,11 +137,11 @@ static cnb_status fs2_plan(const cnb_geom *g, dw_plan *d, size_t budget) {
     // Tiles: groups of FR_MAX rows and a smaller last group; vectors at 0, 8, ... and one ending at the row's end
     // (rows of < 8 outputs: one vector, whose extra lanes are discarded).
     const int64_t cols = ceil_div(OW, LANES), most = ceil_div(OH, FR_MAX) * cols;
-    d->ftile = malloc((size_t)most * sizeof *d->ftile);
-    d->ftileR = malloc((size_t)most * sizeof *d->ftileR);
-    d->ftilemk = malloc((size_t)most * sizeof *d->ftilemk);
-    d->ftilein = malloc((size_t)most * sizeof *d->ftilein);
-    d->fmaskph = malloc((size_t)(cols * 2 * LANES) * sizeof *d->fmaskph);
+    d->ftile = cnb_malloc((size_t)most * sizeof *d->ftile);
+    d->ftileR = cnb_malloc((size_t)most * sizeof *d->ftileR);
+    d->ftilemk = cnb_malloc((size_t)most * sizeof *d->ftilemk);
+    d->ftilein = cnb_malloc((size_t)most * sizeof *d->ftilein);
+    d->fmaskph = cnb_malloc((size_t)(cols * 2 * LANES) * sizeof *d->fmaskph);
     if (!d->ftile || !d->ftileR || !d->ftilemk || !d->ftilein || !d->fmaskph) return CNB_E_NOMEM;
     for (int64_t ci = 0; ci < cols; ci++) {
         const int64_t col = OW < LANES ? 0 : ci * LANES + LANES > OW ? OW - LANES : ci * LANES;
@@ -215,7 +216,7 @@ static cnb_status flat_plan(const cnb_geom *g, dw_plan *d, size_t budget) {
             d->ftoff[i * 3 + j] = d->fpidx[a][b] * d->fPL + LANES + (di[i] - d->frlo) * OW + dj[j];
         }
     d->fnvec = ceil_div(OH * OW, LANES);
-    d->fmask = fs1 ? NULL : malloc((size_t)(d->fnvec * 3 * LANES) * sizeof(int32_t));
+    d->fmask = fs1 ? NULL : cnb_malloc((size_t)(d->fnvec * 3 * LANES) * sizeof(int32_t));
     if (!fs1 && !d->fmask) return CNB_E_NOMEM;
     for (int64_t v = 0; !fs1 && v < d->fnvec; v++) {
         const int64_t o = v * LANES + LANES > OH * OW ? OH * OW - LANES : v * LANES;
@@ -232,10 +233,10 @@ static cnb_status flat_plan(const cnb_geom *g, dw_plan *d, size_t budget) {
         // the last vector moved back to end at the plane's end. Overlaps recompute identical outputs.
         const int64_t n = OH * OW, cols = ceil_div(OW, LANES);
         const int64_t most = OW < LANES ? n : ceil_div(OH, FR_MAX) * cols;   // tiles at most
-        d->ftile = malloc((size_t)most * sizeof *d->ftile);
-        d->ftileR = malloc((size_t)most * sizeof *d->ftileR);
-        d->ftilemk = malloc((size_t)most * sizeof *d->ftilemk);
-        d->fmaskph = malloc((size_t)(OW * 2 * LANES) * sizeof *d->fmaskph);
+        d->ftile = cnb_malloc((size_t)most * sizeof *d->ftile);
+        d->ftileR = cnb_malloc((size_t)most * sizeof *d->ftileR);
+        d->ftilemk = cnb_malloc((size_t)most * sizeof *d->ftilemk);
+        d->fmaskph = cnb_malloc((size_t)(OW * 2 * LANES) * sizeof *d->fmaskph);
         if (!d->ftile || !d->ftileR || !d->ftilemk || !d->fmaskph) return CNB_E_NOMEM;
         if (OW < LANES) {
             // From the first uncovered output: the smallest tile that ends the plane, placed to end at its end, if
@@ -281,7 +282,7 @@ static cnb_status flat_plan(const cnb_geom *g, dw_plan *d, size_t budget) {
 cnb_status cnb_conv2d_depthwise_avx2_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err) {
     (void)w;
     assert(g->groups == g->C && g->K % g->C == 0);
-    dw_plan *d = calloc(1, sizeof *d);
+    dw_plan *d = cnb_calloc(1, sizeof *d);
     if (!d) return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory", k_name);
     const int64_t s = g->sw, kw = g->kw;
     d->Hp = g->H + g->pad_t + g->pad_b;
@@ -289,16 +290,16 @@ cnb_status cnb_conv2d_depthwise_avx2_plan(const cnb_geom *g, const cnb_weights *
     d->m = g->K / g->C;
     d->T = g->kh * kw;
     d->nv = ceil_div(g->OW, LANES);
-    d->phase = malloc((size_t)kw * sizeof *d->phase);
-    d->lo = malloc((size_t)kw * sizeof *d->lo);
-    d->hi = malloc((size_t)kw * sizeof *d->hi);
-    d->len = malloc((size_t)kw * sizeof *d->len);
-    d->toff = malloc((size_t)d->T * sizeof *d->toff);
-    d->colmap = malloc((size_t)d->Wp * sizeof *d->colmap);
-    d->rowmap = malloc((size_t)d->Hp * sizeof *d->rowmap);
-    int64_t *tap_slot = malloc((size_t)kw * sizeof *tap_slot);
+    d->phase = cnb_malloc((size_t)kw * sizeof *d->phase);
+    d->lo = cnb_malloc((size_t)kw * sizeof *d->lo);
+    d->hi = cnb_malloc((size_t)kw * sizeof *d->hi);
+    d->len = cnb_malloc((size_t)kw * sizeof *d->len);
+    d->toff = cnb_malloc((size_t)d->T * sizeof *d->toff);
+    d->colmap = cnb_malloc((size_t)d->Wp * sizeof *d->colmap);
+    d->rowmap = cnb_malloc((size_t)d->Hp * sizeof *d->rowmap);
+    int64_t *tap_slot = cnb_malloc((size_t)kw * sizeof *tap_slot);
     if (!d->phase || !d->lo || !d->hi || !d->len || !d->toff || !d->colmap || !d->rowmap || !tap_slot) {
-        free(tap_slot);
+        cnb_free(tap_slot);
         dw_plan_free(d);
         return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory", k_name);
     }
@@ -335,7 +336,7 @@ cnb_status cnb_conv2d_depthwise_avx2_plan(const cnb_geom *g, const cnb_weights *
     for (int64_t i = 0; i < g->kh; i++)
         for (int64_t j = 0; j < kw; j++)
             d->toff[i * kw + j] = i * g->dh * d->RS + tap_slot[j] * d->PS + j * g->dw / s;
-    free(tap_slot);
+    cnb_free(tap_slot);
     for (int64_t c = 0; c < d->Wp; c++) d->colmap[c] = (int32_t)cnb_pad_index(g->pad_mode, c - g->pad_l, g->W);
     for (int64_t r = 0; r < d->Hp; r++) d->rowmap[r] = cnb_pad_index(g->pad_mode, r - g->pad_t, g->H);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/cpu.h"
 #include "core/registry.h"
 #include "core/status.h"
@@ -172,11 +173,11 @@ cnb_status cnb_conv2d_direct_avx2_supports(const cnb_geom *g, cnb_error *why) {
 void cnb_conv2d_direct_avx2_free(cnb_plan_data *p) {
     dplan *d = p->priv;
     if (!d) return;
-    free(d->toff);
-    free(d->rowmap);
-    free(d->colmap);
-    free(d->wp);
-    free(d);
+    cnb_free(d->toff);
+    cnb_free(d->rowmap);
+    cnb_free(d->colmap);
+    cnb_free(d->wp);
+    cnb_free(d);
     p->priv = NULL;
 }
 
@@ -184,7 +185,7 @@ cnb_status cnb_conv2d_direct_avx2_plan(const cnb_geom *g, const cnb_weights *w, 
     assert(g->kind == CNB_CONV2D || g->kind == CNB_CONV1D);
     const int64_t C = g->C, K = g->K, G = g->groups, cg = C / G, kg = K / G;
     const int64_t kh = g->kh, kw = g->kw, sw = g->sw;
-    dplan *d = calloc(1, sizeof *d);
+    dplan *d = cnb_calloc(1, sizeof *d);
     if (!d) return cnb_fail(err, CNB_E_NOMEM, "conv2d.direct.avx2: out of memory");
     p->priv = d;
     d->Hp = g->H + g->pad_t + g->pad_b;
@@ -200,10 +201,10 @@ cnb_status cnb_conv2d_direct_avx2_plan(const cnb_geom *g, const cnb_weights *w, 
     p->workspace_bytes = (size_t)ws;
 
     const int64_t R = cg * d->T;
-    d->toff = malloc((size_t)d->T * 2 * sizeof *d->toff);
-    d->rowmap = malloc((size_t)d->Hp * sizeof *d->rowmap);
-    d->colmap = malloc((size_t)d->Wp * sizeof *d->colmap);
-    d->wp = malloc((size_t)(K * R) * sizeof *d->wp);
+    d->toff = cnb_malloc((size_t)d->T * 2 * sizeof *d->toff);
+    d->rowmap = cnb_malloc((size_t)d->Hp * sizeof *d->rowmap);
+    d->colmap = cnb_malloc((size_t)d->Wp * sizeof *d->colmap);
+    d->wp = cnb_malloc((size_t)(K * R) * sizeof *d->wp);
     if (!d->toff || !d->rowmap || !d->colmap || !d->wp) {
         cnb_conv2d_direct_avx2_free(p);
         return cnb_fail(err, CNB_E_NOMEM, "conv2d.direct.avx2: out of memory packing the weights");

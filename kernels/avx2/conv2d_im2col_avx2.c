@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "core/alloc.h"
 #include "core/registry.h"
 #include "core/status.h"
 #include "kernels/avx2/sgemm_avx2.h"
@@ -55,7 +56,7 @@ cnb_status cnb_conv2d_im2col_avx2_supports(const cnb_geom *g, cnb_error *why) {
 cnb_status cnb_conv2d_im2col_avx2_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err) {
     const int64_t G = g->groups, kg = g->K / G, P = g->OH * g->OW;
     const int64_t Kd = (g->C / G) * g->kh * g->kw;
-    priv *pv = calloc(1, sizeof *pv);
+    priv *pv = cnb_calloc(1, sizeof *pv);
     if (!pv) return cnb_fail(err, CNB_E_NOMEM, "conv2d.im2col.avx2: out of memory");
     // The tile covers 6 channels x 16 pixels, or 6 pixels x 16 channels. Transposed wastes less on the
     // edges when the pixels are few (7x7: 49 = 3*16 + 1 but 8*6 + 1), but packs im2col 6-wide (its cost
@@ -72,8 +73,8 @@ cnb_status cnb_conv2d_im2col_avx2_plan(const cnb_geom *g, const cnb_weights *w, 
         pv->blk = cnb_sgemm_6x16_avx2_blocking(kg, P, Kd);
         pv->w_floats = round16(cnb_sgemm_6x16_avx2_packed_a_floats(kg, Kd));
     }
-    pv->w_packed = aligned_alloc(64, (size_t)G * pv->w_floats * sizeof(float));
-    if (pv->t.direct && !(wr = malloc((size_t)(kg * Kd) * sizeof *wr))) goto nomem;
+    pv->w_packed = cnb_aligned_alloc(64, (size_t)G * pv->w_floats * sizeof(float));
+    if (pv->t.direct && !(wr = cnb_malloc((size_t)(kg * Kd) * sizeof *wr))) goto nomem;
     if (!pv->w_packed) goto nomem;
     for (int64_t gr = 0; gr < G; gr++) {
         // The weights' columns in the GEMM's row order of im2col.
@@ -83,7 +84,7 @@ cnb_status cnb_conv2d_im2col_avx2_plan(const cnb_geom *g, const cnb_weights *w, 
         if (pv->trans) cnb_sgemm_6x16_avx2_pack_b_full(kg, Kd, pv->blk.kc, src, 1, Kd, dst);
         else cnb_sgemm_6x16_avx2_pack_a(kg, Kd, pv->blk.kc, src, Kd, 1, dst);
     }
-    free(wr);
+    cnb_free(wr);
     const int procs = omp_get_num_procs(), maxt = omp_get_max_threads();
     pv->tcap = procs > maxt ? procs : maxt;
     // +16: slack for the packers' over-reads past the last run.
@@ -101,10 +102,10 @@ cnb_status cnb_conv2d_im2col_avx2_plan(const cnb_geom *g, const cnb_weights *w, 
                           (size_t)pv->tcap * pv->b_floats) * sizeof(float) + 64;
     return CNB_OK;
 nomem:
-    free(wr);
-    free(pv->w_packed);
+    cnb_free(wr);
+    cnb_free(pv->w_packed);
     cnb_im2col_free(&pv->t);
-    free(pv);
+    cnb_free(pv);
     return cnb_fail(err, CNB_E_NOMEM, "conv2d.im2col.avx2: out of memory for the packed weights and tables");
 }
 
@@ -423,7 +424,7 @@ void cnb_conv2d_im2col_avx2_free(cnb_plan_data *p) {
     priv *pv = p->priv;
     if (!pv) return;
     cnb_im2col_free(&pv->t);
-    free(pv->w_packed);
-    free(pv);
+    cnb_free(pv->w_packed);
+    cnb_free(pv);
     p->priv = NULL;
 }

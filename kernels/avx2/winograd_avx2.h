@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <sys/mman.h>
 
+#include "core/alloc.h"
 #include "kernels/scalar/winograd_scalar.h"
 
 // The batched multiply M[p] = U[p] V[p] (K x C times C x tiles, one per tile position p) is computed by a
@@ -59,8 +60,8 @@ static inline size_t cnb_wino_round(size_t n, size_t q) { return (n + q - 1) / q
 // it ~500x fewer TLB misses.
 static inline float *cnb_wino_alloc_big(size_t bytes) {
     const size_t huge = (size_t)2 << 20;
-    if (bytes < huge) return aligned_alloc(64, cnb_wino_round(bytes ? bytes : 1, 64));
-    float *p = aligned_alloc(huge, cnb_wino_round(bytes, huge));
+    if (bytes < huge) return cnb_aligned_alloc(64, cnb_wino_round(bytes ? bytes : 1, 64));
+    float *p = cnb_aligned_alloc(huge, cnb_wino_round(bytes, huge));
 #ifdef MADV_HUGEPAGE
     if (p) madvise(p, cnb_wino_round(bytes, huge), MADV_HUGEPAGE);   // advice only: failure changes nothing
 #endif
@@ -302,7 +303,7 @@ static inline int64_t cnb_wino_tb_max(int P, int64_t Cs, int64_t Kp, int64_t T) 
 static inline cnb_status cnb_wino_avx2_plan_make(const cnb_wino_avx2_variant *var, const cnb_geom *g, const cnb_weights *w,
                                                  cnb_plan_data *p, cnb_error *err) {
     assert(var->alpha == var->m + 2 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1);
-    cnb_wino_avx2_plan *wp = calloc(1, sizeof *wp);
+    cnb_wino_avx2_plan *wp = cnb_calloc(1, sizeof *wp);
     if (!wp) return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory for the plan", var->name);
     const int m = var->m, a = var->alpha, P = a * a;
     const int64_t G = g->groups;
@@ -338,20 +339,20 @@ static inline cnb_status cnb_wino_avx2_plan_make(const cnb_wino_avx2_variant *va
     wp->slots = omp_get_max_threads() > 0 ? omp_get_max_threads() : 1;
 
     const size_t nbias = (size_t)G * (size_t)wp->Kp;
-    wp->bias = aligned_alloc(64, cnb_wino_round(nbias * sizeof(float), 64));
+    wp->bias = cnb_aligned_alloc(64, cnb_wino_round(nbias * sizeof(float), 64));
     const size_t nw = (size_t)G * (size_t)wp->Kp * (size_t)wp->Cg * (wp->otf ? 9 : (size_t)P);
     float *dst = cnb_wino_alloc_big(nw * sizeof(float));
     if (!wp->bias || !dst) {
-        free(wp->bias), free(dst), free(wp);
+        cnb_free(wp->bias), cnb_free(dst), cnb_free(wp);
         return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory for %zu packed weights", var->name, nw);
     }
     for (int64_t gr = 0; gr < G; gr++)
         for (int64_t k = 0; k < wp->Kp; k++) wp->bias[gr * wp->Kp + k] = k < wp->Kg ? w->bias[gr * wp->Kg + k] : 0.f;
     const int64_t Cg = wp->Cg, KB = wp->KB, ck = 32;
-    float *taps = aligned_alloc(64, (size_t)ck * 9 * CNB_WINO_MR * sizeof(float));
-    float *tu = wp->otf ? NULL : aligned_alloc(64, (size_t)ck * (size_t)P * CNB_WINO_MR * sizeof(float));
+    float *taps = cnb_aligned_alloc(64, (size_t)ck * 9 * CNB_WINO_MR * sizeof(float));
+    float *tu = wp->otf ? NULL : cnb_aligned_alloc(64, (size_t)ck * (size_t)P * CNB_WINO_MR * sizeof(float));
     if (!taps || (!wp->otf && !tu)) {
-        free(taps), free(tu), free(wp->bias), free(dst), free(wp);
+        cnb_free(taps), cnb_free(tu), cnb_free(wp->bias), cnb_free(dst), cnb_free(wp);
         return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory packing the weights", var->name);
     }
     for (int64_t gr = 0; gr < G; gr++)
@@ -370,7 +371,7 @@ static inline cnb_status cnb_wino_avx2_plan_make(const cnb_wino_avx2_variant *va
                         memcpy(dst + (((gr * P + p) * KB + kb) * Cg + c0 + c) * CNB_WINO_MR, tu + (c * P + p) * CNB_WINO_MR,
                                CNB_WINO_MR * sizeof(float));
             }
-    free(taps), free(tu);
+    cnb_free(taps), cnb_free(tu);
     if (wp->otf) wp->wr = dst;
     else wp->u = dst;
     p->priv = wp;
@@ -380,8 +381,8 @@ static inline cnb_status cnb_wino_avx2_plan_make(const cnb_wino_avx2_variant *va
 
 static inline void cnb_wino_avx2_free(cnb_plan_data *p) {
     cnb_wino_avx2_plan *wp = p->priv;
-    if (wp) free(wp->u), free(wp->wr), free(wp->bias);
-    free(wp);
+    if (wp) cnb_free(wp->u), cnb_free(wp->wr), cnb_free(wp->bias);
+    cnb_free(wp);
     p->priv = NULL;
 }
 

@@ -32,6 +32,7 @@
 #include <dnnl.h>
 #include <dnnl_debug.h>
 
+#include "core/alloc.h"
 #include "core/registry.h"
 #include "core/status.h"
 
@@ -182,23 +183,23 @@ static inline void cnb_dnnl_variant_free(cnb_dnnl_variant *v) {
     if (v->pd) dnnl_primitive_desc_destroy(v->pd);
     if (v->src_rpd) dnnl_primitive_desc_destroy(v->src_rpd);
     if (v->dst_rpd) dnnl_primitive_desc_destroy(v->dst_rpd);
-    free(v);
+    cnb_free(v);
 }
 
 static inline void cnb_dnnl_plan_free(cnb_dnnl_plan *dp) {
     if (!dp) return;
     for (int i = 0; i < dp->nvar; i++) cnb_dnnl_variant_free(dp->var[i]);
-    free(dp->var);
+    cnb_free(dp->var);
     for (int i = 0; i < dp->npacked; i++) {
         dnnl_memory_destroy(dp->packed[i]);
-        free(dp->packed_buf[i]);
+        cnb_free(dp->packed_buf[i]);
     }
-    free(dp->packed);
-    free(dp->packed_buf);
+    cnb_free(dp->packed);
+    cnb_free(dp->packed_buf);
     for (int i = 0; i < dp->nconsts; i++) dnnl_memory_destroy(dp->consts[i].memory);
     if (dp->lock_ok) mtx_destroy(&dp->lock);
     if (dp->engine) dnnl_engine_destroy(dp->engine);
-    free(dp);
+    cnb_free(dp);
 }
 
 // Run one reorder now (plan time: packing weights), with its scratchpad allocated here.
@@ -218,7 +219,7 @@ static inline dnnl_status_t cnb_dnnl_reorder_now(dnnl_engine_t eng, const dnnl_m
     if (s == dnnl_success) s = dnnl_memory_create(&src, from_md, eng, cnb_dnnl_unconst(from));
     const size_t sb = s == dnnl_success ? cnb_dnnl_scratch_bytes(rpd) : 0;
     if (s == dnnl_success && sb) {
-        scr_buf = aligned_alloc(CNB_DNNL_ALIGN, cnb_dnnl_round(sb));
+        scr_buf = cnb_aligned_alloc(CNB_DNNL_ALIGN, cnb_dnnl_round(sb));
         s = scr_buf ? dnnl_memory_create(&scr, dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0), eng, scr_buf)
                     : dnnl_out_of_memory;
     }
@@ -230,7 +231,7 @@ static inline dnnl_status_t cnb_dnnl_reorder_now(dnnl_engine_t eng, const dnnl_m
     }
     if (stream) dnnl_stream_destroy(stream);
     if (scr) dnnl_memory_destroy(scr);
-    free(scr_buf);
+    cnb_free(scr_buf);
     if (src) dnnl_memory_destroy(src);
     if (r) dnnl_primitive_destroy(r);
     if (rpd) dnnl_primitive_desc_destroy(rpd);
@@ -250,15 +251,15 @@ static inline cnb_status cnb_dnnl_weights_for(cnb_dnnl_plan *dp, const dnnl_memo
             return CNB_OK;
         }
     }
-    dnnl_memory_t *pm = realloc(dp->packed, (size_t)(dp->npacked + 1) * sizeof *pm);
+    dnnl_memory_t *pm = cnb_realloc(dp->packed, (size_t)(dp->npacked + 1) * sizeof *pm);
     if (pm) dp->packed = pm;
-    void **pb = pm ? realloc(dp->packed_buf, (size_t)(dp->npacked + 1) * sizeof *pb) : NULL;
+    void **pb = pm ? cnb_realloc(dp->packed_buf, (size_t)(dp->npacked + 1) * sizeof *pb) : NULL;
     if (pb) dp->packed_buf = pb;
     if (!pm || !pb) return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory for the packed weights list", dp->name);
     const bool user = dnnl_memory_desc_equal(md, &dp->user_w);
     void *buf = NULL;
     if (!user) {
-        buf = aligned_alloc(CNB_DNNL_ALIGN, cnb_dnnl_round(dnnl_memory_desc_get_size(md)));
+        buf = cnb_aligned_alloc(CNB_DNNL_ALIGN, cnb_dnnl_round(dnnl_memory_desc_get_size(md)));
         if (!buf) return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory packing the weights", dp->name);
     }
     dnnl_memory_t m = NULL;
@@ -267,7 +268,7 @@ static inline cnb_status cnb_dnnl_weights_for(cnb_dnnl_plan *dp, const dnnl_memo
         (!user && !cnb_dnnl_ok(cnb_dnnl_reorder_now(dp->engine, &dp->user_w, dp->user_w_ptr, m),
                                "reorder(weights)", dp->name, err, &st))) {
         if (m) dnnl_memory_destroy(m);
-        free(buf);
+        cnb_free(buf);
         return st;
     }
     dp->packed[dp->npacked] = m;
@@ -280,7 +281,7 @@ static inline cnb_status cnb_dnnl_weights_for(cnb_dnnl_plan *dp, const dnnl_memo
 // Descriptors, reorders, weights and the workspace carve for t threads (no JIT yet).
 static inline cnb_status cnb_dnnl_variant_make(cnb_dnnl_plan *dp, int t, cnb_dnnl_variant **out, cnb_error *err) {
     cnb_status st = CNB_OK;
-    cnb_dnnl_variant *v = calloc(1, sizeof *v);
+    cnb_dnnl_variant *v = cnb_calloc(1, sizeof *v);
     if (!v) return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory", dp->name);
     dnnl_primitive_attr_t attr = NULL;
     if (!cnb_dnnl_ok(cnb_dnnl_pd(dp, t, &v->pd), "dnnl_primitive_desc_create", dp->name, err, &st) ||
@@ -365,7 +366,7 @@ static inline cnb_status cnb_dnnl_plan_create(cnb_dnnl_plan **out, const char *n
                                               const float *user_w_ptr, size_t extra, cnb_error *err) {
     cnb_status st = CNB_OK;
     *out = NULL;
-    cnb_dnnl_plan *dp = calloc(1, sizeof *dp);
+    cnb_dnnl_plan *dp = cnb_calloc(1, sizeof *dp);
     if (!dp) return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory", name);
     dp->name = name;
     dp->op = *op;
@@ -384,7 +385,7 @@ static inline cnb_status cnb_dnnl_plan_create(cnb_dnnl_plan **out, const char *n
                      "dnnl_memory_desc_init_by_tag(dst)", name, err, &st))
         goto fail;
     const int tmax = omp_get_max_threads() > 0 ? omp_get_max_threads() : 1;
-    dp->var = calloc((size_t)tmax, sizeof *dp->var);
+    dp->var = cnb_calloc((size_t)tmax, sizeof *dp->var);
     if (!dp->var) {
         st = cnb_fail(err, CNB_E_NOMEM, "%s: out of memory", name);
         goto fail;
@@ -421,7 +422,7 @@ static inline cnb_status cnb_dnnl_begin(const cnb_dnnl_plan *cdp, const cnb_io *
     cnb_status st = CNB_OK;
     if (mtx_lock(&dp->lock) != thrd_success) return CNB_E_UNSUPPORTED;
     if (t > dp->nvar) {
-        cnb_dnnl_variant **nv = realloc(dp->var, (size_t)t * sizeof *nv);
+        cnb_dnnl_variant **nv = cnb_realloc(dp->var, (size_t)t * sizeof *nv);
         if (!nv) st = CNB_E_NOMEM;
         else {
             memset(nv + dp->nvar, 0, (size_t)(t - dp->nvar) * sizeof *nv);
@@ -442,14 +443,14 @@ static inline cnb_status cnb_dnnl_begin(const cnb_dnnl_plan *cdp, const cnb_io *
         c->base = ws + skip;
         return CNB_OK;
     }
-    c->owned = aligned_alloc(CNB_DNNL_ALIGN, c->v->bytes);
+    c->owned = cnb_aligned_alloc(CNB_DNNL_ALIGN, c->v->bytes);
     if (!c->owned) return CNB_E_NOMEM;
     c->base = c->owned;
     return CNB_OK;
 }
 
 static inline void cnb_dnnl_end(cnb_dnnl_ctx *c) {
-    free(c->owned);
+    cnb_free(c->owned);
     c->owned = NULL;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/registry.h"
 #include "core/status.h"
 
@@ -47,29 +48,29 @@ cnb_status cnb_conv2d_depthwise_scalar_supports(const cnb_geom *g, cnb_error *wh
 
 static void dw_plan_free(dw_plan *d) {
     if (!d) return;
-    free(d->phase);
-    free(d->tap_slot);
-    free(d->tap_off);
-    free(d->colmap);
-    free(d->rowmap);
-    free(d);
+    cnb_free(d->phase);
+    cnb_free(d->tap_slot);
+    cnb_free(d->tap_off);
+    cnb_free(d->colmap);
+    cnb_free(d->rowmap);
+    cnb_free(d);
 }
 
 cnb_status cnb_conv2d_depthwise_scalar_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err) {
     (void)w;
     assert(g->groups == g->C && g->K % g->C == 0);
-    dw_plan *d = calloc(1, sizeof *d);
+    dw_plan *d = cnb_calloc(1, sizeof *d);
     if (!d) return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory", k_name);
     const int64_t s = g->sw;
     d->Hp = g->H + g->pad_t + g->pad_b;
     d->Wp = g->W + g->pad_l + g->pad_r;
     d->m = g->K / g->C;
     d->T = g->kh * g->kw;
-    d->phase = malloc((size_t)g->kw * sizeof *d->phase);
-    d->tap_slot = malloc((size_t)g->kw * sizeof *d->tap_slot);
-    d->tap_off = malloc((size_t)g->kw * sizeof *d->tap_off);
-    d->colmap = malloc((size_t)d->Wp * sizeof *d->colmap);
-    d->rowmap = malloc((size_t)d->Hp * sizeof *d->rowmap);
+    d->phase = cnb_malloc((size_t)g->kw * sizeof *d->phase);
+    d->tap_slot = cnb_malloc((size_t)g->kw * sizeof *d->tap_slot);
+    d->tap_off = cnb_malloc((size_t)g->kw * sizeof *d->tap_off);
+    d->colmap = cnb_malloc((size_t)d->Wp * sizeof *d->colmap);
+    d->rowmap = cnb_malloc((size_t)d->Hp * sizeof *d->rowmap);
     if (!d->phase || !d->tap_slot || !d->tap_off || !d->colmap || !d->rowmap) {
         dw_plan_free(d);
         return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory", k_name);

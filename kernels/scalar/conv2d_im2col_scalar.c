@@ -6,6 +6,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "core/alloc.h"
 #include "core/registry.h"
 #include "core/status.h"
 #include "kernels/scalar/im2col_pack.h"
@@ -48,21 +49,21 @@ cnb_status cnb_conv2d_im2col_scalar_supports(const cnb_geom *g, cnb_error *why) 
 
 cnb_status cnb_conv2d_im2col_scalar_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err) {
     const int64_t G = g->groups, kg = g->K / G;
-    priv *pv = calloc(1, sizeof *pv);
+    priv *pv = cnb_calloc(1, sizeof *pv);
     if (!pv || !cnb_im2col_init(&pv->t, g, NR)) {
-        free(pv);
+        cnb_free(pv);
         return cnb_fail(err, CNB_E_NOMEM, "conv2d.im2col.scalar: out of memory for the im2col tables");
     }
     const int64_t Kd = pv->t.Kd;
     pv->blk = cnb_sgemm_scalar_blocking_for(kg, pv->t.P, Kd);
     pv->a_floats = round16(cnb_sgemm_scalar_packed_a_floats(kg, Kd));
-    pv->a_packed = malloc((size_t)G * pv->a_floats * sizeof(float));
-    float *wr = pv->t.direct ? malloc((size_t)(kg * Kd) * sizeof *wr) : NULL;
+    pv->a_packed = cnb_malloc((size_t)G * pv->a_floats * sizeof(float));
+    float *wr = pv->t.direct ? cnb_malloc((size_t)(kg * Kd) * sizeof *wr) : NULL;
     if (!pv->a_packed || (pv->t.direct && !wr)) {
-        free(wr);
-        free(pv->a_packed);
+        cnb_free(wr);
+        cnb_free(pv->a_packed);
         cnb_im2col_free(&pv->t);
-        free(pv);
+        cnb_free(pv);
         return cnb_fail(err, CNB_E_NOMEM, "conv2d.im2col.scalar: out of memory for the packed weights");
     }
     for (int64_t gr = 0; gr < G; gr++) {
@@ -71,7 +72,7 @@ cnb_status cnb_conv2d_im2col_scalar_plan(const cnb_geom *g, const cnb_weights *w
         if (wr) cnb_im2col_reorder_weights(g, &pv->t, wg, kg, wr);
         cnb_sgemm_scalar_pack_a(kg, Kd, pv->blk.kc, wr ? wr : wg, Kd, 1, pv->a_packed + gr * pv->a_floats);
     }
-    free(wr);
+    cnb_free(wr);
     const int procs = omp_get_num_procs(), maxt = omp_get_max_threads();
     pv->tcap = procs > maxt ? procs : maxt;
     pv->src_floats = pv->t.direct ? 0 : round16((size_t)(g->N * g->C * pv->t.chan));
@@ -166,7 +167,7 @@ void cnb_conv2d_im2col_scalar_free(cnb_plan_data *p) {
     priv *pv = p->priv;
     if (!pv) return;
     cnb_im2col_free(&pv->t);
-    free(pv->a_packed);
-    free(pv);
+    cnb_free(pv->a_packed);
+    cnb_free(pv);
     p->priv = NULL;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/geom.h"
 
 typedef struct cnb_im2col_run {
@@ -34,7 +35,7 @@ typedef struct cnb_im2col_panel {
  *   split into sh x sw phases (padded (h, w) at phase (h % sh, w % sw), row h / sh, column w / sw), so
  *   that consecutive ow are consecutive floats for every (i, j). Rows r = (c*kh + i)*kw + j, element at
  *   row_off[r] + pos(p), pos(p) = oh*Wq + ow. Only the phases some (i, j) reads are copied.
- * The weights' columns follow the row order (cnb_im2col_weight_col). */
+ * The weights' columns follow the row order (cnb_im2col_reorder_weights). */
 typedef struct cnb_im2col {
     bool direct;           /* read x, rows ordered (i, j, c); else the copy, rows ordered (c, i, j) */
     int64_t xstep;         /* direct: floats between the sources of neighbouring lanes of a run (sw) */
@@ -53,11 +54,11 @@ typedef struct cnb_im2col {
 } cnb_im2col;
 
 static inline void cnb_im2col_free(cnb_im2col *t) {
-    free(t->pan);
-    free(t->runs);
-    free(t->row_off);
-    free(t->need_r);
-    free(t->need_c);
+    cnb_free(t->pan);
+    cnb_free(t->runs);
+    cnb_free(t->row_off);
+    cnb_free(t->need_r);
+    cnb_free(t->need_c);
     memset(t, 0, sizeof *t);
 }
 
@@ -99,11 +100,11 @@ static inline bool cnb_im2col_init(cnb_im2col *t, const cnb_geom *g, int64_t nr)
     t->npanels = (t->P + nr - 1) / nr;
     // A panel has at most one run per output row it touches.
     const int64_t most = t->npanels * ((nr - 1) / g->OW + 2);
-    t->pan = malloc((size_t)t->npanels * sizeof *t->pan);
-    t->runs = malloc((size_t)most * sizeof *t->runs);
-    t->row_off = malloc((size_t)t->Kd * sizeof *t->row_off);
-    t->need_r = calloc((size_t)t->sh, 1);
-    t->need_c = calloc((size_t)t->sw, 1);
+    t->pan = cnb_malloc((size_t)t->npanels * sizeof *t->pan);
+    t->runs = cnb_malloc((size_t)most * sizeof *t->runs);
+    t->row_off = cnb_malloc((size_t)t->Kd * sizeof *t->row_off);
+    t->need_r = cnb_calloc((size_t)t->sh, 1);
+    t->need_c = cnb_calloc((size_t)t->sw, 1);
     if (!t->pan || !t->runs || !t->row_off || !t->need_r || !t->need_c) {
         cnb_im2col_free(t);
         return false;

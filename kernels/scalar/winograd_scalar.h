@@ -14,6 +14,7 @@
 
 #include <omp.h>
 
+#include "core/alloc.h"
 #include "core/cpu.h"
 #include "core/registry.h"
 #include "core/status.h"
@@ -276,7 +277,7 @@ static inline cnb_status cnb_wino_scalar_plan_make(int m, cnb_wino_pass_fn in1, 
                                                    const cnb_weights *w, cnb_plan_data *p, cnb_error *err) {
     const cnb_wino_matrices *t = cnb_wino_matrices_for(m);
     assert(t && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1);
-    cnb_wino_scalar_plan *sp = calloc(1, sizeof *sp);
+    cnb_wino_scalar_plan *sp = cnb_calloc(1, sizeof *sp);
     if (!sp) return cnb_fail(err, CNB_E_NOMEM, "winograd: out of memory for the plan");
     const int a = t->alpha, P = a * a;
     sp->m = m, sp->alpha = a, sp->input_1d = in1, sp->output_1d = out1;
@@ -290,9 +291,9 @@ static inline cnb_status cnb_wino_scalar_plan_make(int m, cnb_wino_pass_fn in1, 
     sp->slot_floats = (size_t)P * (size_t)(sp->Cg + sp->Kg) * (size_t)sp->tb + 3 * (size_t)P;
     sp->slot_floats = (sp->slot_floats + 15) & ~(size_t)15;
     const size_t nu = (size_t)g->groups * (size_t)P * (size_t)sp->Kg * (size_t)sp->Cg;
-    sp->u = malloc((nu ? nu : 1) * sizeof *sp->u);
+    sp->u = cnb_malloc((nu ? nu : 1) * sizeof *sp->u);
     if (!sp->u) {
-        free(sp);
+        cnb_free(sp);
         return cnb_fail(err, CNB_E_NOMEM, "winograd: out of memory for %zu transformed weights", nu);
     }
     const int64_t KC = sp->Kg * sp->Cg;
@@ -387,8 +388,8 @@ static inline cnb_status cnb_wino_scalar_run(const cnb_plan_data *p, const cnb_i
 
 static inline void cnb_wino_scalar_free(cnb_plan_data *p) {
     cnb_wino_scalar_plan *sp = p->priv;
-    if (sp) free(sp->u);
-    free(sp);
+    if (sp) cnb_free(sp->u);
+    cnb_free(sp);
     p->priv = NULL;
 }
 
