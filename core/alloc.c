@@ -1,7 +1,19 @@
 /* The test build's allocator (core/alloc.h): the C library's calls, counted, with one allocation made to
  * fail on request (tests/test_alloc_fail.c). The counters are the test build's only process-wide mutable
- * state (atomics); a normal build compiles nothing here: its cnb_malloc & co. are inline in alloc.h. */
+ * state (atomics). A normal build compiles only cnb_alloc_huge here: its cnb_malloc & co. are inline in
+ * alloc.h. */
 #include "core/alloc.h"
+
+#include <sys/mman.h>
+
+void *cnb_alloc_huge(size_t size) {
+    const size_t bytes = cnb_alloc_round(size, CNB_ALLOC_HUGE_PAGE);
+    void *p = bytes ? aligned_alloc(CNB_ALLOC_HUGE_PAGE, bytes) : NULL;
+#ifdef MADV_HUGEPAGE
+    if (p) (void)madvise(p, bytes, MADV_HUGEPAGE);  // a hint: without THP the pages stay small
+#endif
+    return p;
+}
 
 #if CNB_TEST_IMPLS
 #include <stdatomic.h>
@@ -27,12 +39,15 @@ static void *counted(void *p) {
     return p;
 }
 
-void *cnb_malloc(size_t size) { return attempt() ? counted(malloc(size)) : NULL; }
+void *cnb_malloc(size_t size) {
+    return attempt() ? counted(size >= CNB_ALLOC_HUGE_MIN ? cnb_alloc_huge(size) : malloc(size)) : NULL;
+}
 void *cnb_calloc(size_t n, size_t size) { return attempt() ? counted(calloc(n, size)) : NULL; }
 
 void *cnb_aligned_alloc(size_t align, size_t size) {
     if (!attempt()) return NULL;
     const size_t bytes = cnb_alloc_round(size, align);
+    if (bytes >= CNB_ALLOC_HUGE_MIN && align <= CNB_ALLOC_HUGE_PAGE) return counted(cnb_alloc_huge(bytes));
     return bytes ? counted(aligned_alloc(align, bytes)) : NULL;
 }
 
@@ -55,6 +70,4 @@ void cnb_alloc_test_fail_at(long k) {
 bool cnb_alloc_test_fired(void) { return atomic_load(&g_fired); }
 long cnb_alloc_test_count(void) { return atomic_load(&g_count); }
 long cnb_alloc_test_live(void) { return atomic_load(&g_live); }
-#else
-typedef int cnb_alloc_c_is_empty_in_normal_builds;   // ISO C forbids an empty translation unit
 #endif

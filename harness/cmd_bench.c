@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cnnbench.h"
+#include "core/alloc.h"
 #include "core/cpu.h"
 #include "core/spec.h"
 #include "harness/agree.h"
@@ -126,7 +127,8 @@ static void bench_body(cnb_gb_state *st, void *arg) {
         cnb_gb_skip_with_error(st, err.msg);
         return;
     }
-    if (e->workspace_size && !e->workspace && !(e->workspace = malloc(e->workspace_size))) {
+    // The library's allocator: a large workspace gets huge pages, as the library's own buffers do.
+    if (e->workspace_size && !e->workspace && !(e->workspace = cnb_malloc(e->workspace_size))) {
         cnb_gb_skip_with_error(st, "out of memory for the workspace");
         return;
     }
@@ -759,7 +761,7 @@ done:
     if (raw[0]) unlink(raw);
     for (size_t i = 0; i < c.n_entries; i++) {
         if (c.entries[i].owns_plan) cnb_plan_destroy(c.entries[i].plan);
-        free(c.entries[i].workspace);
+        cnb_free(c.entries[i].workspace);
     }
     free(c.entries);
     for (size_t l = 0; l < nl; l++) {
