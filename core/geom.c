@@ -38,13 +38,15 @@ cnb_status cnb_shape_numel(const cnb_shape *s, int64_t *numel, cnb_error *err) {
  * an intermediate overflows. */
 static bool window_out(int64_t in, int64_t pad_lo, int64_t pad_hi, int64_t k, int64_t s, int64_t d,
                        bool ceil_mode, int64_t *out) {
-    int64_t span, avail;
-    if (!cnb_mul_ok(d, k - 1, &span) || !cnb_add_ok(in, pad_lo, &avail) || !cnb_add_ok(avail, pad_hi, &avail))
+    int64_t span, avail, num;
+    // avail may be negative too: a conv's negative padding (non-zeros modes) crops.
+    if (!cnb_mul_ok(d, k - 1, &span) || !cnb_add_ok(in, pad_lo, &avail) || !cnb_add_ok(avail, pad_hi, &avail) ||
+        !cnb_add_ok(avail, -span - 1, &num))
         return false;
-    int64_t num = avail - span - 1;
     if (ceil_mode && !cnb_add_ok(num, s - 1, &num)) return false;  // PyTorch adds stride-1 whatever the sign
-    /* floor division: num may be negative */
-    int64_t q = num >= 0 ? num / s : -((-num + s - 1) / s);
+    /* floor division: num may be negative (as low as INT64_MIN, and s as high as INT64_MAX: no negation) */
+    int64_t q = num / s;
+    if (num % s != 0 && num < 0) q--;
     int64_t o = q + 1;
     if (ceil_mode && o > 0 && (o - 1) * s >= in + pad_lo) o--;  // the last window must start inside input or left padding
     *out = o;
@@ -200,9 +202,11 @@ static cnb_status conv_geom(cnb_geom *g, const cnb_conv_params *p, cnb_error *er
         return cnb_fail(err, CNB_E_OVERFLOW, "%s: output size computation overflows", name);
     if (g->OH < 1 || g->OW < 1)
         return cnb_fail(err, CNB_E_INVALID_ARG,
-                        "%s: padded input size (%lld x %lld) is smaller than the dilated kernel (%lld x %lld): output size would be %lld x %lld",
+                        "%s: padded input size (%lld x %lld) is smaller than the dilated kernel (%.0f x %.0f): output size would be %lld x %lld",
                         name, (long long)(g->H + g->pad_t + g->pad_b), (long long)(g->W + g->pad_l + g->pad_r),
-                        (long long)(g->dh * (g->kh - 1) + 1), (long long)(g->dw * (g->kw - 1) + 1), (long long)g->OH, (long long)g->OW);
+                        // in double: dilation*(kernel-1) may be INT64_MAX, and + 1 would overflow
+                        (double)g->dh * (double)(g->kh - 1) + 1, (double)g->dw * (double)(g->kw - 1) + 1, (long long)g->OH,
+                        (long long)g->OW);
     /* weight (K, C/groups, kh, kw) must be addressable too */
     int64_t wn;
     if (!cnb_mul_ok(g->K, g->C / g->groups, &wn) || !cnb_mul_ok(wn, g->kh, &wn) || !cnb_mul_ok(wn, g->kw, &wn) ||
@@ -308,8 +312,9 @@ static cnb_status bn_geom(cnb_geom *g, const cnb_batchnorm2d_params *p, int64_t 
     st = check_numel(g, name, err);
     if (st) return st;
     if (g->use_batch_stats) {
-        int64_t n = g->N * g->H * g->W;  // bounded by in_numel: no overflow
-        if (n == 1) {
+        // Values per channel. Not bounded by in_numel: with neither affine nor running statistics C may be 0.
+        int64_t n;
+        if (cnb_mul_ok(g->N, g->H, &n) && cnb_mul_ok(n, g->W, &n) && n == 1) {
             char b[128];
             shape_str(&g->in_shape, b, sizeof b);
             return cnb_fail(err, CNB_E_INVALID_ARG, "%s: expected more than 1 value per channel when training, got input size %s", name, b);

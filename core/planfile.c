@@ -411,6 +411,15 @@ static cnb_status parse_root(const json_t *root, const char *path, unsigned flag
     return CNB_OK;
 }
 
+/* Messages about the content quote its strings, which JSON escapes can fill with newlines: keep the message
+ * one line. */
+static cnb_status one_line(cnb_status st, cnb_error *err) {
+    if (err)
+        for (char *q = err->msg; *q; q++)
+            if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
+    return st;
+}
+
 cnb_status cnb_plan_file_load(const char *path, unsigned flags, cnb_error *err) {
     if (!path || !*path) return cnb_fail(err, CNB_E_INVALID_ARG, "cnb_plan_file_load: no path given");
     if (flags & ~CNB_PLAN_FILE_ANY_MACHINE)
@@ -421,7 +430,8 @@ cnb_status cnb_plan_file_load(const char *path, unsigned flags, cnb_error *err) 
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
     if (!root)
-        return cnb_fail(err, CNB_E_PARSE, "plan file %s:%d:%d: not valid JSON: %s", path, je.line, je.column, je.text);
+        return one_line(cnb_fail(err, CNB_E_PARSE, "plan file %s:%d:%d: not valid JSON: %s", path, je.line, je.column,
+                                 je.text), err);
     pf_table *t = cnb_calloc(1, sizeof *t);
     if (!t) {
         json_decref(root);
@@ -432,7 +442,7 @@ cnb_status cnb_plan_file_load(const char *path, unsigned flags, cnb_error *err) 
     json_decref(root);
     if (st) {
         table_free(t);  // the previous plan file, if any, stays loaded
-        return st;
+        return one_line(st, err);
     }
     pthread_rwlock_wrlock(&g_lock);
     pf_table *old = g_table;

@@ -3,11 +3,12 @@
  *   - Convolutions (not Winograd): bit-exact. Inputs and weights are small integers chosen so that every
  *     partial sum is an integer below 2^24, which float32 holds exactly, whatever the summation order.
  *   - Winograd: relative L2 error ||y - ref|| / ||ref|| <= the implementation's max_rel_err.
- *   - MaxPool2d: values and indices bit-exact.
+ *   - MaxPool2d: values and indices bit-exact (any NaN matches any NaN).
  *   - AvgPool2d, AdaptiveAvgPool2d: each element within 2 ulp of the reference (one rounded division,
  *     or a multiplication by a rounded reciprocal, of an exact integer sum).
  *   - BatchNorm2d: |y - ref| <= 8 ulp of the largest |ref| (normalisation subtracts a mean: the error
- *     scales with the data, not with each element), running statistics likewise; an implementation
+ *     scales with the data, not with each element), running statistics likewise (given the inputs, with
+ *     the scale of each term of (1 - f) x old + f x batch statistic, which may cancel); an implementation
  *     that promises less (max_rel_err above 8 ulp, e.g. a peer keeping its statistics in float) is held
  *     to its promise instead.
  * Data is generated per fixed-size chunk from the seed and the chunk index, so it does not depend on
@@ -45,6 +46,13 @@ typedef struct cnb_agreement {
 
 /* Run impl once on d's data with threads threads and judge it by the rule for its layer/algorithm. */
 cnb_status cnb_bench_check(const cnb_bench_data *d, const char *impl, int threads, cnb_agreement *a, cnb_error *err);
+
+/* Judge outputs (idx, rm, rv NULL where not produced) against d's reference outputs by the rule for impl's
+ * layer and algorithm; only d's layer, ny, nc and ref_* are read, and for BatchNorm2d's running statistics
+ * x, nx, rm, rv and nbt when x is set (else NULL). NaN and infinities must sit where the
+ * reference has them (any NaN matches any NaN). `cnnbench fuzz` and `run --expect` use it on their own data. */
+void cnb_bench_judge(const cnb_bench_data *d, const char *impl, const float *y, const int64_t *idx, const float *rm,
+                     const float *rv, cnb_agreement *a);
 
 /* Nominal work of a layer: flops (the direct-convolution count for convs, one op per window element for
  * pooling, per element for BN) and the bytes it must touch (input, output, parameters, indices). */

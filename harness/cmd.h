@@ -10,5 +10,6 @@ int cnb_cmd_compare(int argc, char **argv);  /* harness/cmd_compare.c */
 int cnb_cmd_info(int argc, char **argv);     /* harness/cmd_info.c */
 int cnb_cmd_report(int argc, char **argv);   /* harness/cmd_report.c */
 int cnb_cmd_tune(int argc, char **argv);     /* harness/cmd_tune.c */
+int cnb_cmd_fuzz(int argc, char **argv);     /* harness/cmd_fuzz.c */
 
 #endif /* CNB_HARNESS_CMD_H */

@@ -12,6 +12,7 @@
 
 #include "cnnbench.h"
 #include "core/spec.h"
+#include "harness/agree.h"
 #include "harness/cmd.h"
 #include "harness/npy.h"
 
@@ -39,6 +40,7 @@ static void shape_str(const cnb_shape *s, char *buf, size_t size) {
 
 typedef struct run_opts {
     const char *spec, *input, *output, *weight, *bias, *rmean, *rvar, *new_rmean, *new_rvar, *indices, *impl, *plan;
+    const char *expect[4];  /* --expect, --expect-indices, --expect-running-mean, --expect-running-var */
     long long nbt;
     int threads;
     bool train, any_machine;
@@ -81,7 +83,8 @@ static int parse_run_opts(int argc, char **argv, run_opts *o, bool allow_files) 
             {"--input", &o->input}, {"--output", &o->output}, {"--weight", &o->weight}, {"--bias", &o->bias},
             {"--running-mean", &o->rmean}, {"--running-var", &o->rvar}, {"--new-running-mean", &o->new_rmean},
             {"--new-running-var", &o->new_rvar}, {"--indices", &o->indices}, {"--impl", &o->impl},
-            {"--plan", &o->plan},
+            {"--plan", &o->plan}, {"--expect", &o->expect[0]}, {"--expect-indices", &o->expect[1]},
+            {"--expect-running-mean", &o->expect[2]}, {"--expect-running-var", &o->expect[3]},
         };
         bool used = false;
         for (size_t f = 0; f < sizeof files / sizeof files[0] && !used; f++) {
@@ -142,6 +145,46 @@ static int load_param(const char *path, const cnb_layer *layer, cnb_param which,
     return 0;
 }
 
+/* --expect*: judge the outputs against expected files (a reference's, e.g. written by `cnnbench fuzz`) by the
+ * benchmark's agreement rule for impl (harness/agree.h). 0 when they agree; else one line on stderr and 1. */
+static int check_expected(const run_opts *o, const cnb_layer *layer, const cnb_shape *ys, int64_t ny, int64_t nc,
+                          const char *impl, const float *y, const int64_t *idx, const float *nrm, const float *nrv) {
+    cnb_bench_data d = {.layer = *layer, .ny = ny, .nc = nc};
+    cnb_error e = {0};
+    cnb_shape s[4];
+    int rc = 1;
+    if (o->expect[0] && cnb_npy_read_f32(o->expect[0], &s[0], &d.ref_y, &e)) goto done;
+    if (o->expect[1] && cnb_npy_read_i64(o->expect[1], &s[1], &d.ref_idx, &e)) goto done;
+    if (o->expect[2] && cnb_npy_read_f32(o->expect[2], &s[2], &d.ref_rm, &e)) goto done;
+    if (o->expect[3] && cnb_npy_read_f32(o->expect[3], &s[3], &d.ref_rv, &e)) goto done;
+    const cnb_shape cs = {.ndim = 1, .dims = {nc}};
+    for (int i = 0; i < 4; i++) {
+        const cnb_shape *want = i < 2 ? ys : &cs;
+        bool same = !o->expect[i] || s[i].ndim == want->ndim;
+        for (int k = 0; same && o->expect[i] && k < want->ndim; k++) same = s[i].dims[k] == want->dims[k];
+        if (!same) {
+            char a[96], b[96];
+            shape_str(&s[i], a, sizeof a);
+            shape_str(want, b, sizeof b);
+            fail("run: %s has shape %s, but the output it is compared with has %s", o->expect[i], a, b);
+            e.msg[0] = 0;
+            goto done;
+        }
+    }
+    // What was expected is compared (each --expect-* goes with the option that writes that output).
+    cnb_agreement a;
+    cnb_bench_judge(&d, impl, y, d.ref_idx ? idx : NULL, d.ref_rm ? nrm : NULL, d.ref_rv ? nrv : NULL, &a);
+    if (!a.pass)
+        fail("run: %s disagrees with the expected outputs (%s): %s", impl, a.rule, a.detail[0] ? a.detail : "mismatch");
+    else
+        printf("agrees with the expected outputs (%s)\n", a.rule);
+    rc = a.pass ? 0 : 1;
+done:
+    if (rc && e.msg[0]) fail_err(&e);
+    free(d.ref_y), free(d.ref_idx), free(d.ref_rm), free(d.ref_rv);
+    return rc;
+}
+
 typedef struct pending_out {
     const char *path;
     char tmp[4096];
@@ -173,6 +216,11 @@ int cnb_cmd_run(int argc, char **argv) {
         return fail("run: --indices is only for MaxPool2d, not %s", kind);
     if (is_conv && !o.weight) return fail("run: %s needs --weight W.npy", kind);
     if (o.any_machine && !o.plan) return fail("run: --any-machine goes with --plan FILE");
+    if (!o.expect[0] && (o.expect[1] || o.expect[2] || o.expect[3]))
+        return fail("run: --expect-indices/-running-mean/-running-var go with --expect Y.npy");
+    if (o.expect[1] && !o.indices) return fail("run: --expect-indices needs --indices I.npy");
+    if ((o.expect[2] && !o.new_rmean) || (o.expect[3] && !o.new_rvar))
+        return fail("run: --expect-running-mean/-var need --new-running-mean/-var");
     if (o.plan && cnb_plan_file_load(o.plan, o.any_machine ? CNB_PLAN_FILE_ANY_MACHINE : 0, &e)) return fail_err(&e);
 
     int rc = 1;
@@ -235,7 +283,8 @@ int cnb_cmd_run(int argc, char **argv) {
     shape_str(&ys, bshape, sizeof bshape);
     printf("%s: %s %s -> %s%s\n", cnb_plan_impl(plan), cnb_kind_name(layer.kind), a, bshape,
            cnb_plan_from_file(plan) ? " (from plan file)" : "");
-    rc = 0;
+    // A disagreement leaves the outputs written (they are what to look at) and exits 1.
+    rc = o.expect[0] ? check_expected(&o, &layer, &ys, ny, nc, cnb_plan_impl(plan), y, idx, nrm, nrv) : 0;
 done:
     for (int i = 0; i < 4; i++)
         if (outs[i].written) unlink(outs[i].tmp);

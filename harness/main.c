@@ -10,7 +10,9 @@ static void usage(FILE *f) {
           "           [--running-mean M.npy] [--running-var V.npy] [--num-batches-tracked N] [--train]\n"
           "           [--new-running-mean F.npy] [--new-running-var F.npy] [--indices I.npy]\n"
           "           [--impl NAME|auto] [--threads N] [--plan FILE [--any-machine]]\n"
-          "                    run one layer on .npy tensors, exactly as PyTorch 1.13 would\n"
+          "           [--expect Y.npy [--expect-indices I.npy] [--expect-running-mean M.npy] [--expect-running-var V.npy]]\n"
+          "                    run one layer on .npy tensors, exactly as PyTorch 1.13 would; with --expect, judge the\n"
+          "                    outputs by bench's agreement rule against expected ones, exit 1 if they disagree\n"
           "  impls SPEC --shape N,C,H,W [--train]\n"
           "                    the implementations that can run it on this CPU, best first\n"
           "  list              CPU features and every registered implementation, available or not\n"
@@ -22,6 +24,9 @@ static void usage(FILE *f) {
           "       [--rigor estimate|measure|exhaustive] [--time-limit SECONDS] [--max-error E] [--no-winograd]\n"
           "       [--impl GLOB[,GLOB]] [--min-time SECONDS]\n"
           "                    time the candidates for each layer and save the fastest in a plan file for `auto`\n"
+          "  fuzz [--time SECONDS | --count N] [--seed S] [--impl GLOB[,GLOB]] [--kind KIND[,KIND]] [--out-dir DIR]\n"
+          "                    check every implementation against the reference on random valid layers and shapes;\n"
+          "                    a mismatch is shrunk and written out as a `cnnbench run` reproducer (exit 1)\n"
           "  info [--cached]   topology, CPU features, compiler and flags, measured machine limits\n"
           "  compare BASE.json NEW.json [--threshold PCT] [--alpha A] [--allow-different-machine]\n"
           "                    pair two result files; exit 1 if an entry got significantly slower,\n"
@@ -48,6 +53,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "info")) return cnb_cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "report")) return cnb_cmd_report(argc - 2, argv + 2);
     if (!strcmp(cmd, "tune")) return cnb_cmd_tune(argc - 2, argv + 2);
+    if (!strcmp(cmd, "fuzz")) return cnb_cmd_fuzz(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

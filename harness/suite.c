@@ -34,6 +34,9 @@ static cnb_status line_fail(cnb_error *err, cnb_status s, const char *path, int 
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
+    // The reason quotes the file's text: a control character in it (a lone '\r') must not break the line.
+    for (char *q = reason; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
     return cnb_fail(err, s, "%s:%d: %s", path, line, reason);
 }
 
@@ -268,8 +271,17 @@ cnb_status cnb_suite_load(const char *name_or_path, const char *dir, cnb_suite *
         cnb_suite_list(dir, list, sizeof list);
         bool ok_name = len < sizeof suite->name;
         for (size_t i = 0; ok_name && i < len; i++) ok_name = name_char(name_or_path[i]);
-        if (!ok_name || !dir || !*dir)
-            return cnb_fail(err, CNB_E_NOT_FOUND, "unknown suite '%.60s' (built-in: %s)", name_or_path, list);
+        if (!ok_name || !dir || !*dir) {
+            // The name is quoted as printable characters, so a newline in it cannot break the one-line message.
+            char shown[64];
+            size_t k = 0;
+            for (; k < len && k < 60; k++) {
+                unsigned char ch = (unsigned char)name_or_path[k];
+                shown[k] = isprint(ch) ? (char)ch : '?';
+            }
+            shown[k] = '\0';
+            return cnb_fail(err, CNB_E_NOT_FOUND, "unknown suite '%s' (built-in: %s)", shown, list);
+        }
         int w = snprintf(suite->path, sizeof suite->path, "%s/%s%s", dir, name_or_path, SUITE_EXT);
         if (w < 0 || (size_t)w >= sizeof suite->path)
             return cnb_fail(err, CNB_E_INVALID_ARG, "suite path '%.60s/...' is longer than %zu characters", dir,

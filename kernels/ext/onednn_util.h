@@ -73,8 +73,10 @@ static inline void cnb_dnnl_cap_isa(void) {
     (void)dnnl_set_max_cpu_isa((f & CNB_ISA_AVX2) && (f & CNB_ISA_FMA) ? dnnl_cpu_isa_avx2 : dnnl_cpu_isa_sse41);
 }
 
-// The checks every peer's supports() starts with: the runtime can be steered by OpenMP ICVs, and the sizes
-// fit the int oneDNN uses for spatial sizes in its descriptor checks.
+// The checks every peer's supports() starts with: the runtime can be steered by OpenMP ICVs, the sizes
+// (the window's too) fit the int oneDNN uses for spatial sizes in its descriptor checks, and a window has at
+// most 2^24 taps: oneDNN visits every tap, also those PyTorch clips away, so a huge kernel with a stride as
+// large (valid: one window, clipped to the input) would run for hours. No network pools over that many.
 static inline cnb_status cnb_dnnl_common_supports(const cnb_geom *g, cnb_error *why) {
     cnb_dnnl_cap_isa();
     const dnnl_version_t *v = dnnl_version();
@@ -84,10 +86,14 @@ static inline cnb_status cnb_dnnl_common_supports(const cnb_geom *g, cnb_error *
     if (v->cpu_runtime != DNNL_RUNTIME_OMP)
         return cnb_fail(why, CNB_E_UNSUPPORTED, "libdnnl's CPU runtime is not OpenMP (0x%x): its threads cannot be set",
                         v->cpu_runtime);
-    const int64_t d[] = {g->N, g->C, g->H, g->W, g->K, g->OH, g->OW};
+    const int64_t d[] = {g->N,  g->C,  g->H,  g->W,  g->K,  g->OH,    g->OW,    g->kh,    g->kw,
+                         g->sh, g->sw, g->dh, g->dw, g->pad_t, g->pad_b, g->pad_l, g->pad_r};
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
         if (d[i] > INT_MAX)
             return cnb_fail(why, CNB_E_UNSUPPORTED, "a dimension (%lld) exceeds oneDNN's int", (long long)d[i]);
+    if ((double)g->kh * (double)g->kw > (double)(1 << 24))
+        return cnb_fail(why, CNB_E_UNSUPPORTED, "a %lld x %lld window: oneDNN would visit every tap", (long long)g->kh,
+                        (long long)g->kw);
     return CNB_OK;
 }
 

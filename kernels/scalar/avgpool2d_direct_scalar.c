@@ -38,12 +38,16 @@ typedef struct ctx {
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
+// min(start + k, lim), compared rather than summed: a kernel far larger than the input could overflow the sum.
+static int64_t end_min(int64_t start, int64_t k, int64_t lim) { return k < lim - start ? start + k : lim; }
+
 // One output as PyTorch's cpu_avg_pool computes it: the pool size counts the padding but not what a ceil_mode
 // window hangs past it, and is taken before clipping the window to the input.
 static float avg_one(const ctx *c, const float *xp, int64_t oh, int64_t ow) {
     int64_t h0 = oh * c->sh - c->pt, w0 = ow * c->sw - c->pl;
-    int64_t h1 = min64(h0 + c->kh, c->H + c->pb), w1 = min64(w0 + c->kw, c->W + c->pr);
-    const int64_t pool = (h1 - h0) * (w1 - w0);
+    int64_t h1 = end_min(h0, c->kh, c->H + c->pb), w1 = end_min(w0, c->kw, c->W + c->pr);
+    // PyTorch's int64 pool size wraps for windows of 2^63 elements or more: modulo 2^64 here too.
+    const int64_t pool = (int64_t)((uint64_t)(h1 - h0) * (uint64_t)(w1 - w0));
     h0 = max64(h0, 0), w0 = max64(w0, 0), h1 = min64(h1, c->H), w1 = min64(w1, c->W);
     if (h0 >= h1 || w0 >= w1) return 0.0f;
     const int64_t div = c->divisor ? c->divisor : c->cip ? pool : (h1 - h0) * (w1 - w0);
@@ -55,7 +59,7 @@ static float avg_one(const ctx *c, const float *xp, int64_t oh, int64_t ow) {
 
 // A power-of-two divisor has an exact reciprocal: multiplying by it is the division, rounding included.
 static bool pow2(int64_t d) {
-    const uint64_t u = d < 0 ? (uint64_t)-d : (uint64_t)d;
+    const uint64_t u = d < 0 ? 0 - (uint64_t)d : (uint64_t)d;  // d may be INT64_MIN: no signed negation
     return u && !(u & (u - 1)) && u <= ((uint64_t)1 << 62);
 }
 
@@ -63,7 +67,7 @@ static bool pow2(int64_t d) {
 static inline __attribute__((always_inline)) void row(const ctx *c, const float *xp, int64_t oh, float *restrict yr,
                                                       const int64_t SW) {
     const int64_t hs = oh * c->sh - c->pt;
-    const int64_t h0 = max64(hs, 0), h1 = min64(hs + c->kh, c->H);
+    const int64_t h0 = max64(hs, 0), h1 = end_min(hs, c->kh, c->H);
     if (h0 >= h1) {   // a window row of padding only (ceil_mode): PyTorch writes 0
         for (int64_t ow = 0; ow < c->OW; ow++) yr[ow] = 0.0f;
         return;
@@ -79,8 +83,9 @@ static inline __attribute__((always_inline)) void row(const ctx *c, const float 
             for (int64_t ow = lo; ow < hi; ow++) yr[ow] += xr[ow * SW];
         }
     // Inside the row every window is kw wide, so one divisor serves all these columns.
-    const int64_t pool_h = min64(hs + c->kh, c->H + c->pb) - hs;
-    const int64_t div = c->divisor ? c->divisor : c->cip ? pool_h * c->kw : (h1 - h0) * c->kw;
+    const int64_t pool_h = end_min(hs, c->kh, c->H + c->pb) - hs;
+    const int64_t pool = (int64_t)((uint64_t)pool_h * (uint64_t)c->kw);   // wraps as PyTorch's, as in avg_one
+    const int64_t div = c->divisor ? c->divisor : c->cip ? pool : (h1 - h0) * c->kw;
     if (pow2(div)) {
         const float r = 1.0f / (float)div;
         for (int64_t ow = lo; ow < hi; ow++) yr[ow] *= r;
@@ -142,14 +147,14 @@ cnb_status cnb_avgpool2d_direct_scalar_run(const cnb_plan_data *p, const cnb_io 
     ctx c = {.H = g->H, .W = g->W, .OH = g->OH, .OW = g->OW, .kh = g->kh, .kw = g->kw, .sh = g->sh, .sw = g->sw,
              .pt = g->pad_t, .pb = g->pad_b, .pl = g->pad_l, .pr = g->pad_r, .divisor = g->divisor,
              .cip = g->count_include_pad};
-    c.lo = min64((c.pl + c.sw - 1) / c.sw, c.OW);
+    c.lo = min64(c.pl / c.sw + (c.pl % c.sw != 0), c.OW);   // ceil(pl / sw); pl + sw - 1 may overflow
     const int64_t last = c.W - c.kw + c.pl;   // ow * sw <= last
     c.hi = max64(c.lo, last < 0 ? 0 : min64(last / c.sw + 1, c.OW));
 
     const job j = {.c = &c, .x = io->x, .y = io->y};
     void (*work)(const job *, int64_t, int64_t) = c.sw == 1 ? work_s1 : c.sw == 2 ? work_s2 : work_gen;
     const int nt = team(io->threads, g->in_numel + g->out_numel);
-    const int64_t chunk = max64(1, 16384 / max64(1, c.sh * c.W));   // rows of about 64 KiB of input
+    const int64_t chunk = max64(1, 16384 / max64(1, c.W) / c.sh);   // rows of about 64 KiB of input (sh * W may overflow)
     drive(work, &j, g->N * g->C * c.OH, chunk, nt);
     return CNB_OK;
 }

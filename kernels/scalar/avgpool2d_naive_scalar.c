@@ -48,11 +48,14 @@ cnb_status cnb_avgpool2d_naive_scalar_run(const cnb_plan_data *p, const cnb_io *
             for (int64_t ow = 0; ow < OW; ow++) {
                 int64_t ih0 = oh * g->sh - g->pad_t;
                 int64_t iw0 = ow * g->sw - g->pad_l;
-                int64_t ih1 = min64(ih0 + g->kh, H + g->pad_b);
-                int64_t iw1 = min64(iw0 + g->kw, W + g->pad_r);
+                // min(ih0 + kh, H + pad_b), compared rather than summed: a kernel far larger than the input
+                // could overflow the sum.
+                int64_t ih1 = g->kh < H + g->pad_b - ih0 ? ih0 + g->kh : H + g->pad_b;
+                int64_t iw1 = g->kw < W + g->pad_r - iw0 ? iw0 + g->kw : W + g->pad_r;
                 // count_include_pad counts the padding but not the part a ceil_mode window hangs past
-                // it, so the pool size is taken before clipping to the input.
-                const int64_t pool_size = (ih1 - ih0) * (iw1 - iw0);
+                // it, so the pool size is taken before clipping to the input. PyTorch's int64 product
+                // wraps for windows of 2^63 elements or more: modulo 2^64 here too, without overflow.
+                const int64_t pool_size = (int64_t)((uint64_t)(ih1 - ih0) * (uint64_t)(iw1 - iw0));
                 ih0 = max64(ih0, 0);
                 iw0 = max64(iw0, 0);
                 ih1 = min64(ih1, H);

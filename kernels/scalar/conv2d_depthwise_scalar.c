@@ -17,6 +17,9 @@ cnb_status cnb_conv2d_depthwise_scalar_plan(const cnb_geom *g, const cnb_weights
 cnb_status cnb_conv2d_depthwise_scalar_run(const cnb_plan_data *p, const cnb_io *io);
 void cnb_conv2d_depthwise_scalar_free(cnb_plan_data *p);
 
+// (a + b - 1) / b for b > 0 (the ceiling for a >= 0, as before for a < 0), without overflow for a huge stride b.
+static inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? a / b + (a % b != 0) : (a + b - 1) / b; }
+
 static const char k_name[] = "conv2d.depthwise.scalar";
 
 // Geometry derived once in plan(). A padded input row (width Wp) is stored as `nslots` phase arrays of PS floats:
@@ -84,7 +87,7 @@ cnb_status cnb_conv2d_depthwise_scalar_plan(const cnb_geom *g, const cnb_weights
         d->tap_slot[j] = sl;
         d->tap_off[j] = col / s;
     }
-    d->PS = ((d->Wp + s - 1) / s + 7) / 8 * 8;
+    d->PS = (ceil_div(d->Wp, s) + 7) / 8 * 8;
     d->row_floats = d->nslots * d->PS;
     for (int64_t c = 0; c < d->Wp; c++) d->colmap[c] = (int32_t)cnb_pad_index(g->pad_mode, c - g->pad_l, g->W);
     for (int64_t r = 0; r < d->Hp; r++) d->rowmap[r] = cnb_pad_index(g->pad_mode, r - g->pad_t, g->H);
@@ -116,11 +119,11 @@ void cnb_conv2d_depthwise_scalar_free(cnb_plan_data *p) {
 static void build_row(const cnb_geom *g, const dw_plan *d, const float *restrict src, float *restrict dst) {
     const int64_t s = g->sw, pl = g->pad_l, W = g->W, Wp = d->Wp;
     for (int64_t sl = 0; sl < d->nslots; sl++) {
-        const int64_t ph = d->phase[sl], len = (Wp - ph + s - 1) / s;
+        const int64_t ph = d->phase[sl], len = ceil_div(Wp - ph, s);
         float *restrict o = dst + sl * d->PS;
         // Interior indices [lo, hi): padded column ph + i*s maps to input column ph + i*s - pl in [0, W).
-        int64_t lo = pl > ph ? (pl - ph + s - 1) / s : 0;
-        int64_t hi = W + pl - ph > 0 ? (W + pl - ph + s - 1) / s : 0;
+        int64_t lo = pl > ph ? ceil_div(pl - ph, s) : 0;
+        int64_t hi = W + pl - ph > 0 ? ceil_div(W + pl - ph, s) : 0;
         if (lo > len) lo = len;
         if (hi > len) hi = len;
         if (hi < lo) hi = lo;

@@ -63,10 +63,10 @@ static inline void cnb_im2col_free(cnb_im2col *t) {
 }
 
 /* Whether the tables can describe g: lane arithmetic is int32, and the plane and its phases (the copy
- * rounds each up by a stride) stay far from it. */
+ * rounds each up by a stride) stay far from it. In double: a huge stride (valid) overflows int64 here. */
 static inline bool cnb_im2col_fits(const cnb_geom *g) {
-    const int64_t Hp = g->H + g->pad_t + g->pad_b, Wp = g->W + g->pad_l + g->pad_r;
-    return (Hp + g->sh) * (Wp + g->sw) <= INT32_MAX / 2 && g->OH * g->OW <= INT32_MAX / 2;
+    const double Hp = (double)(g->H + g->pad_t + g->pad_b), Wp = (double)(g->W + g->pad_l + g->pad_r);
+    return (Hp + (double)g->sh) * (Wp + (double)g->sw) <= INT32_MAX / 2 && g->OH * g->OW <= INT32_MAX / 2;
 }
 
 /* kg rows of weights wg (PyTorch layout) with their columns in the GEMM's row order, into dst (kg x Kd).

@@ -37,20 +37,37 @@ typedef struct ctx {
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
+// End (exclusive, clipped to n) of a window of k taps d apart from start; start + (k-1)*d + 1 may not fit
+// int64 (a kernel or dilation far larger than the input), so it is compared, not computed.
+static int64_t window_end(int64_t start, int64_t k, int64_t d, int64_t n) {
+    const int64_t span = (k - 1) * d;  // fits: core/geom.c checked it
+    return span < n - start ? start + span + 1 : n;
+}
+
+// The first tap at or after 0 of a window starting at start (< 0 in the padding), in one step: a loop
+// would take padding/d steps, and the padding may be as large as half a huge kernel.
+static int64_t first_tap(int64_t start, int64_t d) {
+    if (start >= 0) return start;
+    const int64_t steps = -start / d + (-start % d != 0);
+    return start + steps * d;  // steps > 1 only when d < -start: no overflow
+}
+
 // One output, exactly as PyTorch's cpu_max_pool: for the border columns.
 static void max_one(const ctx *c, const float *xp, int64_t oh, int64_t ow, float *yo, int64_t *io) {
-    int64_t ih0 = oh * c->sh - c->pt, iw0 = ow * c->sw - c->pl;
-    const int64_t ih1 = min64(ih0 + (c->kh - 1) * c->dh + 1, c->H);
-    const int64_t iw1 = min64(iw0 + (c->kw - 1) * c->dw + 1, c->W);
-    while (ih0 < 0) ih0 += c->dh;
-    while (iw0 < 0) iw0 += c->dw;
-    // A window of padding only keeps -inf and the index of its first (possibly out-of-plane) tap.
-    int64_t mi = ih0 * c->W + iw0;
+    const int64_t hs = oh * c->sh - c->pt, ws = ow * c->sw - c->pl;
+    const int64_t ih1 = window_end(hs, c->kh, c->dh, c->H), iw1 = window_end(ws, c->kw, c->dw, c->W);
+    const int64_t ih0 = first_tap(hs, c->dh), iw0 = first_tap(ws, c->dw);
+    // A window of padding only keeps -inf and the index of its first (possibly out-of-plane) tap, whose
+    // product PyTorch lets wrap: modulo 2^64 here too, rather than overflow.
+    int64_t mi = (int64_t)((uint64_t)ih0 * (uint64_t)c->W + (uint64_t)iw0);
     float m = -INFINITY;
-    for (int64_t ih = ih0; ih < ih1; ih += c->dh)
-        for (int64_t iw = iw0; iw < iw1; iw += c->dw) {
-            const float v = xp[ih * c->W + iw];
-            if (v > m || isnan(v)) m = v, mi = ih * c->W + iw;
+    // Taps counted, not stepped past the end: a dilation near INT64_MAX would overflow.
+    const int64_t nh = ih0 < ih1 ? (ih1 - ih0 - 1) / c->dh + 1 : 0, nw = iw0 < iw1 ? (iw1 - iw0 - 1) / c->dw + 1 : 0;
+    for (int64_t th = 0; th < nh; th++)
+        for (int64_t tw = 0; tw < nw; tw++) {
+            const int64_t i = (ih0 + th * c->dh) * c->W + iw0 + tw * c->dw;
+            const float v = xp[i];
+            if (v > m || isnan(v)) m = v, mi = i;
         }
     *yo = m;
     if (io) *io = mi;
@@ -65,11 +82,14 @@ static void max_one(const ctx *c, const float *xp, int64_t oh, int64_t ow, float
 static inline __attribute__((always_inline)) void row(const ctx *c, const float *xp, int64_t oh, float *restrict yr,
                                                       int64_t *restrict ir, const int64_t SW) {
     const int64_t W = c->W, dh = c->dh, hs = oh * c->sh - c->pt;
-    const int64_t ky0 = hs < 0 ? (-hs + dh - 1) / dh : 0;
-    const int64_t ky1 = hs + (c->kh - 1) * dh < c->H ? c->kh : (c->H - 1 - hs) / dh + 1;
+    // Window rows [ky0, ky1) inside the plane, compared rather than summed: with a huge padding or
+    // dilation (valid with a kernel as huge) hs + span and -hs + dh would overflow.
+    const int64_t ky0 = hs < 0 ? -hs / dh + (-hs % dh != 0) : 0;
+    const int64_t ky1 = (c->kh - 1) * dh < c->H - hs ? c->kh : (c->H - 1 - hs) / dh + 1;
     // No row of the window inside the plane (ceil_mode with dilation): -inf at the first tap, per output.
     // Window offsets beyond int32 (planes of 2^31 elements): per output too.
-    const bool vec = ky0 < ky1 && (c->kh - 1) * dh * W + (c->kw - 1) * c->dw < INT32_MAX;
+    const bool vec = ky0 < ky1 && (double)(c->kh - 1) * (double)dh * (double)W + (double)(c->kw - 1) * (double)c->dw <
+                                      (double)INT32_MAX;   // in double: the product may not fit int64
     const int64_t lo = vec ? c->lo : c->OW, hi = vec ? c->hi : c->OW;
     for (int64_t ow = 0; ow < lo; ow++) max_one(c, xp, oh, ow, yr + ow, ir ? ir + ow : NULL);
     for (int64_t ow = hi; ow < c->OW; ow++) max_one(c, xp, oh, ow, yr + ow, ir ? ir + ow : NULL);
@@ -99,7 +119,7 @@ static inline __attribute__((always_inline)) void row(const ctx *c, const float 
                 } else {
                     for (int64_t o = 0; o < n; o++) {
                         const float v = xr[o * SW], m = yb[o];
-                        yb[o] = (v > m) | (v != v) ? v : m;
+                        yb[o] = ((v > m) | (v != v)) ? v : m;
                     }
                 }
             }
@@ -162,7 +182,7 @@ cnb_status cnb_maxpool2d_direct_scalar_run(const cnb_plan_data *p, const cnb_io 
 
     ctx c = {.H = g->H, .W = g->W, .OH = g->OH, .OW = g->OW, .kh = g->kh, .kw = g->kw, .sh = g->sh, .sw = g->sw,
              .dh = g->dh, .dw = g->dw, .pt = g->pad_t, .pl = g->pad_l};
-    c.lo = min64((c.pl + c.sw - 1) / c.sw, c.OW);
+    c.lo = min64(c.pl / c.sw + (c.pl % c.sw != 0), c.OW);   // ceil(pl / sw); pl + sw - 1 may overflow
     const int64_t last = c.W - 1 - (c.kw - 1) * c.dw + c.pl;   // ow * sw <= last
     c.hi = max64(c.lo, last < 0 ? 0 : min64(last / c.sw + 1, c.OW));
 
@@ -170,7 +190,7 @@ cnb_status cnb_maxpool2d_direct_scalar_run(const cnb_plan_data *p, const cnb_io 
     const job j = {.c = &c, .x = io->x, .y = io->y, .ind = io->indices};
     void (*work)(const job *, int64_t, int64_t) = c.sw == 1 ? work_s1 : c.sw == 2 ? work_s2 : work_gen;
     const int nt = team(io->threads, g->in_numel + g->out_numel * (j.ind ? 3 : 1));
-    const int64_t chunk = max64(1, 16384 / max64(1, c.sh * c.W));   // rows of about 64 KiB of input
+    const int64_t chunk = max64(1, 16384 / max64(1, c.W) / c.sh);   // rows of about 64 KiB of input (sh * W may overflow)
     drive(work, &j, g->N * g->C * c.OH, chunk, nt);
     return CNB_OK;
 }
