@@ -15,7 +15,8 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 # pkg-config must see the arm64 .pc files only.
 set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
 set(ENV{PKG_CONFIG_PATH} "")
-# CTest runs every test binary through the emulator.
-# The loader and libc both from the cross sysroot: the multiarch libc6:arm64 in /lib/aarch64-linux-gnu may be
-# newer than the cross ld.so, and with the two mixed the first pthread_create spins forever.
+# CTest runs every test binary through the emulator. -L gives the sysroot's ld.so (libc6-arm64-cross), but qemu
+# falls back to host paths its prefix lacks, and that ld.so looks in /lib/aarch64-linux-gnu first, where the
+# multiarch libc6:arm64 (another build of glibc) lives: mixing the two hangs the first pthread_create. The
+# library path makes it load the sysroot's own libc; hwloc, jansson and benchmark still come from multiarch.
 set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64;-L;/usr/aarch64-linux-gnu;-E;LD_LIBRARY_PATH=/usr/aarch64-linux-gnu/lib)

@@ -41,11 +41,31 @@ static uint32_t detect(void) {
 }
 #elif defined(__aarch64__)
 #include <sys/auxv.h>
+// Bit numbers from the Linux arm64 ABI (arch/arm64/include/uapi/asm/hwcap.h), for older headers.
 #ifndef HWCAP_ASIMD
 #define HWCAP_ASIMD (1 << 1)
 #endif
+#ifndef HWCAP_FPHP
+#define HWCAP_FPHP (1 << 9)
+#endif
+#ifndef HWCAP_ASIMDHP
+#define HWCAP_ASIMDHP (1 << 10)
+#endif
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#ifndef HWCAP_SVE
+#define HWCAP_SVE (1 << 22)
+#endif
+// fp16, dotprod and sve are reported only: no implementation needs them, so dispatch is unchanged.
 static uint32_t detect(void) {
-    return (getauxval(AT_HWCAP) & HWCAP_ASIMD) ? CNB_ISA_NEON : 0;
+    const unsigned long hw = getauxval(AT_HWCAP);
+    if (!(hw & HWCAP_ASIMD)) return 0;
+    uint32_t f = CNB_ISA_NEON;
+    if ((hw & HWCAP_FPHP) && (hw & HWCAP_ASIMDHP)) f |= CNB_ISA_FP16;
+    if (hw & HWCAP_ASIMDDP) f |= CNB_ISA_DOTPROD;
+    if (hw & HWCAP_SVE) f |= CNB_ISA_SVE;
+    return f;
 }
 #else
 static uint32_t detect(void) { return 0; }
@@ -61,7 +81,7 @@ static uint32_t cap_from_env(uint32_t have) {
     if (!strcmp(e, "scalar")) return 0;
     if (!strcmp(e, "avx2")) return have & (CNB_ISA_AVX2 | CNB_ISA_FMA);
     if (!strcmp(e, "avx512")) return have & (CNB_ISA_AVX2 | CNB_ISA_FMA | CNB_ISA_AVX512F);
-    if (!strcmp(e, "neon")) return have & CNB_ISA_NEON;
+    if (!strcmp(e, "neon")) return have & (CNB_ISA_NEON | CNB_ISA_FP16 | CNB_ISA_DOTPROD);
     fprintf(stderr, "cnnbench: warning: CNB_ISA='%s' is not one of scalar|avx2|avx512|neon; ignored\n", e);
     return have;
 }
@@ -84,6 +104,7 @@ uint32_t cnb_cpu_features_detected(void) {
 const char *cnb_isa_names(uint32_t f, char *buf, size_t size) {
     static const struct { uint32_t bit; const char *name; } k[] = {
         {CNB_ISA_AVX2, "avx2"}, {CNB_ISA_FMA, "fma"}, {CNB_ISA_AVX512F, "avx512f"}, {CNB_ISA_NEON, "neon"},
+        {CNB_ISA_FP16, "fp16"}, {CNB_ISA_DOTPROD, "dotprod"}, {CNB_ISA_SVE, "sve"},
     };
     size_t n = 0;
     if (!buf || !size) return "";

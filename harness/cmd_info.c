@@ -10,6 +10,7 @@
 #include "cnnbench.h"
 #include "harness/cmd.h"
 #include "core/planfile.h"
+#include "harness/bench_meta.h"
 #include "harness/peak.h"
 #include "harness/topo.h"
 
@@ -65,6 +66,9 @@ int cnb_cmd_info(int argc, char **argv) {
     cnb_isa_names(cnb_cpu_features(), use, sizeof use);
     if (cap && *cap) printf("features:   detected %s; in use %s (CNB_ISA=%s)\n", det, use, cap);
     else printf("features:   detected %s; in use %s\n", det, use);
+    char emu[256];
+    if (cnb_emulated(emu, sizeof emu)) printf("emulated:   yes (%s): timings do not describe this CPU\n", emu);
+    else printf("emulated:   no\n");
 
     cnb_topo t;
     cnb_error err = {CNB_OK, ""};

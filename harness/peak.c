@@ -1,7 +1,7 @@
 // Machine limits for rooflines: fp32 arithmetic peaks (loops in kernels/scalar/peak_fma_scalar.c and
-// kernels/avx2/peak_fma_avx2.c) and the STREAM triad a[i] = b[i] + s*c[i] (McCalpin; 12 bytes per float
-// element) from DRAM and from L2 (plain C here, or kernels/avx2/peak_triad_avx2.c). AVX2 loops run only
-// after cnb_cpu_features() reports AVX2+FMA. Each figure is the best of many short samples on threads
+// kernels/{avx2,neon}/peak_fma_*.c) and the STREAM triad a[i] = b[i] + s*c[i] (McCalpin; 12 bytes per float
+// element) from DRAM and from L2 (plain C here, or kernels/{avx2,neon}/peak_triad_*.c). AVX2 (NEON) loops run
+// only after cnb_cpu_features() reports AVX2+FMA (NEON). Each figure is the best of many short samples on threads
 // pinned one per physical core; a JSON cache keyed by a machine fingerprint saves the seconds this takes.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE // getloadavg, madvise
@@ -25,6 +25,10 @@ double cnb_peak_fma_scalar_run_vec128(int64_t iters);
 #if CNB_HAVE_AVX2
 double cnb_peak_fma_avx2_run(int64_t iters);
 void cnb_peak_triad_avx2_run(float *a, const float *b, const float *c, float s, size_t n);
+#endif
+#if CNB_HAVE_NEON
+double cnb_peak_fma_neon_run(int64_t iters);
+void cnb_peak_triad_neon_run(float *a, const float *b, const float *c, float s, size_t n);
 #endif
 
 #define CNB_MIB ((size_t)1 << 20)
@@ -318,7 +322,7 @@ cnb_status cnb_peaks_measure_scaled(const cnb_topo *t, double scale, cnb_peaks *
     p->pinned = cnb_topo_pin_threads(t, cores, cpus, &perr) == CNB_OK;
     if (!p->pinned) add_note(p, "not pinned: %s", perr.msg);
 
-    // The AVX2 loop is only reachable once the (CNB_ISA-capped) features include AVX2 and FMA.
+    // The AVX2 (NEON) loop is only reachable once the (CNB_ISA-capped) features include AVX2 and FMA (NEON).
     struct fma_loop {
         cnb_flops_fn fn;
         double *out;
@@ -332,8 +336,16 @@ cnb_status cnb_peaks_measure_scaled(const cnb_topo *t, double scale, cnb_peaks *
         m.triad = cnb_peak_triad_avx2_run;
     }
 #endif
-    snprintf(p->isa_best, sizeof p->isa_best, "%s", nk == 3 ? "avx2" : "scalar");
+#if CNB_HAVE_NEON
+    if (cnb_cpu_features() & CNB_ISA_NEON) {
+        k[nk++] = (struct fma_loop){cnb_peak_fma_neon_run, p->fma_gflops[CNB_PEAK_NEON]};
+        m.triad = cnb_peak_triad_neon_run;
+    }
+    static const char *const fma_name[3] = {"scalar", "vec128", "neon"};
+#else
     static const char *const fma_name[3] = {"scalar", "vec128", "avx2"};
+#endif
+    snprintf(p->isa_best, sizeof p->isa_best, "%s", nk == 3 ? fma_name[2] : "scalar");
     for (int i = 0; i < nk; i++) {
         const fma_arg arg = {k[i].fn, fma_calibrate(&m, k[i].fn)};
         if (!measure_pair(&m, fma_best, &arg, cores, true, k[i].out))
@@ -380,6 +392,7 @@ double cnb_peaks_fma_for(const cnb_peaks *p, int threads) {
     const double *g = p->fma_gflops[CNB_PEAK_SCALAR];
     const uint32_t need = CNB_ISA_AVX2 | CNB_ISA_FMA;
     if ((cnb_cpu_features() & need) == need && p->fma_gflops[CNB_PEAK_AVX2][0] > 0) g = p->fma_gflops[CNB_PEAK_AVX2];
+    else if ((cnb_cpu_features() & CNB_ISA_NEON) && p->fma_gflops[CNB_PEAK_NEON][0] > 0) g = p->fma_gflops[CNB_PEAK_NEON];
     else if (p->vec128_gflops[0] > 0) g = p->vec128_gflops;
     return for_threads(g[0], g[1], threads, p->cores);
 }
@@ -411,7 +424,11 @@ void cnb_peaks_print(const cnb_peaks *p, FILE *f) {
     fprintf(f, "  %-34s %10s", "", "1 thread");
     if (p->cores > 1) fprintf(f, " %7d thr", p->cores);
     fputc('\n', f);
+#if CNB_HAVE_NEON
+    print_row(f, "fp32 neon FMA (4 lanes)", p->fma_gflops[CNB_PEAK_NEON], p->cores, "GFLOP/s");
+#else
     print_row(f, "fp32 avx2 FMA (8 lanes)", p->fma_gflops[CNB_PEAK_AVX2], p->cores, "GFLOP/s");
+#endif
     print_row(f, "fp32 128-bit mul+add (4 lanes)", p->vec128_gflops, p->cores, "GFLOP/s");
     print_row(f, "fp32 scalar mul+add (1 lane)", p->fma_gflops[CNB_PEAK_SCALAR], p->cores, "GFLOP/s");
     snprintf(what, sizeof what, "triad L2 (%zu KiB per thread)", (p->triad_l2_bytes + 512) / 1024);
@@ -427,8 +444,9 @@ void cnb_peaks_print(const cnb_peaks *p, FILE *f) {
 static json_t *num(double v) { return v > 0 && isfinite(v) ? json_real(round(v * 1000) / 1000) : json_null(); }
 static json_t *pair(const double v[2]) { return json_pack("[o,o]", num(v[0]), num(v[1])); }
 
+// "neon" only where it was measured (AArch64), so x86 files and reports stay as they were.
 json_t *cnb_peaks_to_json(const cnb_peaks *p) {
-    return json_pack("{s:i, s:[i,i], s:{s:o, s:o, s:o}, s:o, s:o, s:I, s:I, s:i, s:s, s:o, s:b, s:s}",
+    json_t *j = json_pack("{s:i, s:[i,i], s:{s:o, s:o, s:o}, s:o, s:o, s:I, s:I, s:i, s:s, s:o, s:b, s:s}",
                      "cores", p->cores,
                      "threads", 1, p->cores,
                      "fma_gflops", "scalar", pair(p->fma_gflops[CNB_PEAK_SCALAR]), "vec128", pair(p->vec128_gflops),
@@ -442,6 +460,12 @@ json_t *cnb_peaks_to_json(const cnb_peaks *p) {
                      "seconds", num(p->seconds),
                      "pinned", p->pinned,
                      "note", p->note);
+    if (j && p->fma_gflops[CNB_PEAK_NEON][0] > 0 &&
+        json_object_set_new(json_object_get(j, "fma_gflops"), "neon", pair(p->fma_gflops[CNB_PEAK_NEON]))) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
 }
 
 static bool get_pair(const json_t *o, const char *key, double v[2]) {
@@ -470,6 +494,8 @@ cnb_status cnb_peaks_from_json(const json_t *j, cnb_peaks *p, cnb_error *err) {
     else if (!get_pair(fma, "scalar", p->fma_gflops[CNB_PEAK_SCALAR])) bad = "fma_gflops.scalar";
     else if (!get_pair(fma, "vec128", p->vec128_gflops)) bad = "fma_gflops.vec128";
     else if (!get_pair(fma, "avx2", p->fma_gflops[CNB_PEAK_AVX2])) bad = "fma_gflops.avx2";
+    else if (json_object_get(fma, "neon") && !get_pair(fma, "neon", p->fma_gflops[CNB_PEAK_NEON]))
+        bad = "fma_gflops.neon";   // optional: written by AArch64 builds only
     else if (!get_pair(j, "triad_dram_gbs", p->triad_dram_gbs)) bad = "triad_dram_gbs";
     else if (!get_pair(j, "triad_l2_gbs", p->triad_l2_gbs)) bad = "triad_l2_gbs";
     else if (!json_is_integer(dram) || json_integer_value(dram) < 0) bad = "triad_dram_bytes";

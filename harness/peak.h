@@ -13,17 +13,19 @@
 #include "harness/topo.h"
 
 // First index of cnb_peaks.fma_gflops.
-enum { CNB_PEAK_SCALAR = 0, CNB_PEAK_AVX2 = 1 };
+enum { CNB_PEAK_SCALAR = 0, CNB_PEAK_AVX2 = 1, CNB_PEAK_NEON = 2 };
 
 // Every figure is [0]: one thread, [1]: one pinned thread per physical core (cores threads); 0 means not
 // measured. GFLOP/s count a fused multiply-add, or a multiply and an add, as 2 flops. GB/s follow STREAM:
 // a[i] = b[i] + s*c[i] on float moves 12 bytes per element (2 loads, 1 store); the write-allocate read
 // of a[] that DRAM really serves is not counted, so DRAM traffic is about 4/3 of the figure. The triads
-// run the isa_best loop (kernels/avx2/peak_triad_avx2.c, else plain C that gcc vectorises to SSE2): from
-// L2 the loop's instruction count matters (AVX2 moves ~1.45x more), from DRAM it does not.
+// run the isa_best loop (kernels/avx2/peak_triad_avx2.c or kernels/neon/peak_triad_neon.c, else plain C that
+// gcc vectorises to SSE2 or NEON): from L2 the loop's instruction count matters (AVX2 moves ~1.45x more), from
+// DRAM it does not.
 typedef struct cnb_peaks {
     int cores;                    // threads of column [1]
-    double fma_gflops[2][2];      // [CNB_PEAK_SCALAR: one-lane mul+add chains | CNB_PEAK_AVX2: 8-lane FMA]
+    double fma_gflops[3][2];      // [CNB_PEAK_SCALAR: one-lane mul+add chains | CNB_PEAK_AVX2: 8-lane FMA |
+                                  //  CNB_PEAK_NEON: 4-lane FMLA (AArch64)]
     double vec128_gflops[2];      // 128-bit vector mul+add (SSE2, NEON): the ceiling of auto-vectorised
                                   // code built without ISA flags, i.e. of the "scalar" kernels at -O3
     double triad_dram_gbs[2];     // working set triad_dram_bytes, far above L3
@@ -31,7 +33,8 @@ typedef struct cnb_peaks {
     size_t triad_dram_bytes;      // all three arrays together
     size_t triad_l2_bytes;        // all three arrays of one thread
     double seconds;               // wall time the measurement took
-    char isa_best[16];            // "avx2" when the CPU has it and CNB_ISA allows it, else "scalar"
+    char isa_best[16];            // "avx2" (x86-64) or "neon" (AArch64) when the CPU has it and CNB_ISA allows
+                                  // it, else "scalar"
     bool pinned;                  // threads were pinned one per core (else see note)
     bool from_cache;              // set by cnb_peaks_load_or_measure when read from the cache file
     char note[320];               // why something was not measured or pinned; "" when all went well
@@ -62,7 +65,7 @@ cnb_status cnb_peaks_save_cache(const cnb_topo *t, const char *path, const cnb_p
 bool cnb_peaks_default_cache_path(char *buf, size_t size);
 
 // Arithmetic ceiling in GFLOP/s for a run on threads threads (<= 0: all cores), using the best ISA that
-// was measured and that cnb_cpu_features() allows now: avx2, else vec128 (code built without ISA flags
+// was measured and that cnb_cpu_features() allows now: avx2 or neon, else vec128 (code built without ISA flags
 // still vectorises to 128 bits), else one-lane scalar. Between 1 and cores threads it interpolates
 // linearly from the 1-thread to the all-core figure, never above threads x the 1-thread figure; beyond
 // cores it is the all-core figure.

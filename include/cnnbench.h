@@ -195,7 +195,13 @@ enum {
     CNB_ISA_AVX2    = 1u << 0,
     CNB_ISA_FMA     = 1u << 1,
     CNB_ISA_AVX512F = 1u << 2,
-    CNB_ISA_NEON    = 1u << 3   /* AArch64 Advanced SIMD (ASIMD) */
+    CNB_ISA_NEON    = 1u << 3,  /* AArch64 Advanced SIMD (ASIMD) */
+    /* Reported by `cnnbench list`/`info` and recorded in result files; no implementation requires them
+     * yet, so they do not change dispatch. AArch64 only, from HWCAP; CNB_ISA=neon keeps fp16 and dotprod
+     * (extensions of Advanced SIMD) and drops sve, CNB_ISA=scalar drops all. */
+    CNB_ISA_FP16    = 1u << 4,  /* half-precision arithmetic in FP and Advanced SIMD (HWCAP_FPHP and ASIMDHP) */
+    CNB_ISA_DOTPROD = 1u << 5,  /* Advanced SIMD SDOT/UDOT (HWCAP_ASIMDDP) */
+    CNB_ISA_SVE     = 1u << 6   /* Scalable Vector Extension (HWCAP_SVE) */
 };
 
 /** Features detected once at run time (CPUID+XGETBV, or HWCAP), capped by the environment variable

@@ -5,6 +5,7 @@
  * threads than cores, unknown suite, bad suite line, no matching implementation) are one-line errors.
  * usage: test_bench path/to/cnnbench path/to/cnnbench_broken path/to/suites */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,15 @@ static void test_single_layer(const char *dir) {
                                      "peaks", "machine", "build"};
     for (size_t k = 0; k < sizeof ck / sizeof ck[0]; k++)
         tu_check(json_object_get(cnb, ck[k]) != NULL, "result context", "lacks \"%s\"", ck[k]);
+    /* Cross builds run the command under the emulator (CNB_TEST_EXEC): the file must say so, and a native run
+     * must not. */
+    const char *exec = getenv("CNB_TEST_EXEC");
+    const bool emu = exec && *exec;
+    json_t *je = json_object_get(cnb, "emulated");
+    tu_check(json_is_boolean(je) && json_is_true(je) == emu, "result context", "\"emulated\" is %s, expected %s (%s)",
+             json_is_boolean(je) ? (json_is_true(je) ? "true" : "false") : "missing", emu ? "true" : "false",
+             json_string_value(json_object_get(cnb, "emulation")) ? json_string_value(json_object_get(cnb, "emulation"))
+                                                                   : "");
     int failed;
     int pass = check_entries(root, "single-layer file", &failed);
     tu_check(pass >= 3 && failed == 0, "single-layer file", "%d passing, %d failing entries", pass, failed);

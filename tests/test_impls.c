@@ -2,7 +2,9 @@
  * (<layer>.naive.scalar) must match PyTorch 1.13's output within float rounding (indices exactly), and
  * every other implementation whose ISA is present and whose supports() says yes must match the
  * reference within its promised max_rel_err, with 1 and 2 threads. A new kernel needs no edit here.
- * Run again with CNB_ISA=scalar by CTest. Exit 0 all passed, 1 a failure, 77 nothing could run. */
+ * Run again with CNB_ISA=scalar by CTest. Exit 0 all passed, 1 a failure, 77 nothing could run.
+ * usage: test_impls [GOLDEN_DIR [NAME_SUBSTRING]]: the substring limits the implementations checked (the
+ * references are always checked against PyTorch). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@ static int g_pass, g_fail, g_skip, g_known;
  * (oneDNN keeps batch statistics in float). Its mismatches are then reported as KNOWN, not failures. */
 static bool g_peer_exempt;
 static const char *g_dir;
+static const char *g_only;    /* check only implementations whose name contains this (NULL: all) */
 
 static void check(bool ok, const char *impl, const char *id, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void check(bool ok, const char *impl, const char *id, const char *fmt, ...) {
@@ -208,6 +211,7 @@ static void run_case(golden *gc, int *ran_any) {
     for (size_t i = 0; i < cnb_impl_count(); i++) {
         const char *name = cnb_impl_name(i);
         if (cnb_impl_kind(i) != gc->layer.kind || !strcmp(name, ref_name)) continue;
+        if (g_only && !strstr(name, g_only)) continue;
         cnb_error why = {0};
         if (cnb_impl_check(i, &gc->layer, &gc->x.shape, &why)) {
             g_skip++;
@@ -231,6 +235,7 @@ static void run_case(golden *gc, int *ran_any) {
 
 int main(int argc, char **argv) {
     g_dir = argc > 1 ? argv[1] : CNB_GOLDEN_DIR;
+    g_only = argc > 2 && argv[2][0] ? argv[2] : NULL;
     char path[1024];
     snprintf(path, sizeof path, "%s/cases.tsv", g_dir);
     FILE *f = fopen(path, "r");

@@ -1,7 +1,8 @@
 /* Test of `cnnbench report`: two short benchmark runs of a three-layer suite (conv, max pool, BatchNorm),
  * reports of one file, of both, and of a file stripped to Google Benchmark's fields; the page must be
  * self-contained, and headless Chromium must render it with every chart holding the expected elements.
- * usage: test_report path/to/cnnbench. Exits 77 (skip) when chromium is not installed. */
+ * usage: test_report path/to/cnnbench. Exits 77 (skip) when chromium is not installed, or when running emulated
+ * (a cross build under qemu), where chromium cannot run. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness/bench_meta.h"
 #include "harness/gbjson.h"
 #include "harness/peak.h"
 #include "harness/topo.h"
@@ -327,6 +329,16 @@ int main(int argc, char **argv) {
         tu_check(strstr(old, "records no measured peaks") != NULL, "old.html", "no note that peaks are missing");
     }
 
+    // A cross build's tests run under an emulator (qemu-aarch64), which tu_run puts in front of every program:
+    // the host's chromium (x86-64; Debian has no arm64 one to install beside it) cannot run through it.
+    char emu[256];
+    if (cnb_emulated(emu, sizeof emu)) {
+        printf("SKIP: rendering checks: running emulated (%s), and chromium cannot run through the emulator\n", emu);
+        free(one), free(two), free(old);
+        int st = tu_summary("report");
+        tu_cleanup();
+        return st ? st : 77;
+    }
     const char *chromium = find_chromium();
     if (!chromium) {
         printf("SKIP: rendering checks need Debian's chromium (apt-get install chromium), not found in PATH "

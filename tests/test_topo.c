@@ -108,9 +108,17 @@ static void test_peaks(tctx *c, const cnb_topo *t) {
         if ((cnb_cpu_features() & need) == need)
             check(c, good(p.fma_gflops[CNB_PEAK_AVX2][k]), "avx2 GFLOP/s [%d] = %g", k, p.fma_gflops[CNB_PEAK_AVX2][k]);
 #endif
+#if CNB_HAVE_NEON
+        if (cnb_cpu_features() & CNB_ISA_NEON)
+            check(c, good(p.fma_gflops[CNB_PEAK_NEON][k]), "neon GFLOP/s [%d] = %g", k, p.fma_gflops[CNB_PEAK_NEON][k]);
+#endif
     }
     if ((cnb_cpu_features() & need) != need)
-        check(c, p.fma_gflops[CNB_PEAK_AVX2][0] == 0 && !strcmp(p.isa_best, "scalar"), "avx2 measured without AVX2");
+        check(c, p.fma_gflops[CNB_PEAK_AVX2][0] == 0 &&
+                     !strcmp(p.isa_best, (cnb_cpu_features() & CNB_ISA_NEON) ? "neon" : "scalar"),
+              "avx2 measured without AVX2 (best ISA '%s')", p.isa_best);
+    if (!(cnb_cpu_features() & CNB_ISA_NEON))
+        check(c, p.fma_gflops[CNB_PEAK_NEON][0] == 0, "neon measured without NEON");
     check(c, good(p.seconds) && p.seconds < 5, "measurement took %g s", p.seconds);
     check(c, good(cnb_peaks_fma_for(&p, 1)) && good(cnb_peaks_fma_for(&p, 0)), "fma_for not positive");
     // Never more than threads x the 1-thread figure; beyond the cores, the all-core figure.
@@ -130,6 +138,7 @@ static void test_peaks(tctx *c, const cnb_topo *t) {
     if (check(c, j != NULL, "to_json failed") &&
         check(c, cnb_peaks_from_json(j, &q, &err) == CNB_OK, "from_json: %s", err.msg)) {
         check(c, q.cores == p.cores && fabs(q.fma_gflops[1][0] - p.fma_gflops[1][0]) < 1e-3 &&
+                     fabs(q.fma_gflops[CNB_PEAK_NEON][0] - p.fma_gflops[CNB_PEAK_NEON][0]) < 1e-3 &&
                      fabs(q.triad_dram_gbs[1] - p.triad_dram_gbs[1]) < 1e-3 && q.triad_l2_bytes == p.triad_l2_bytes &&
                      !strcmp(q.isa_best, p.isa_best),
               "JSON round trip changed the figures");
