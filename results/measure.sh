@@ -11,12 +11,12 @@ shift || true
 suites=${*:-resnet50 vgg16 mobilenetv2}
 bin=build/cnnbench
 mkdir -p "$out"
-case $(uname -m) in x86_64) fast='*.avx2,*.ext' ;; aarch64) fast='*.neon,*.ext' ;; *) fast='*' ;; esac
+case $(uname -m) in x86_64) isa='*.avx2' ;; aarch64) isa='*.neon' ;; *) isa='*.scalar' ;; esac
 for s in $suites; do
     echo "=== $s: tune ($(date -u +%H:%M:%S))"
-    $bin tune --suite "$s" --threads 1 --out "$out/$s-plan.json" > "$out/$s-tune.txt"
+    $bin tune --suite "$s" --threads 1 --impl "$isa" --time-limit 300 --out "$out/$s-plan.json" > "$out/$s-tune.txt"
     echo "=== $s: bench ($(date -u +%H:%M:%S))"
-    $bin bench --suite "$s" --plan "$out/$s-plan.json" --impl "$fast" --threads 1,2 \
+    $bin bench --suite "$s" --plan "$out/$s-plan.json" --impl "$isa,*.ext" --threads 1,2 \
         --benchmark_repetitions=5 --benchmark_min_time=0.1 --out "$out/$s.json" > "$out/$s.txt"
 done
 echo "=== memory-bound layers ($(date -u +%H:%M:%S))"
