@@ -295,6 +295,43 @@ static void measure_triad_l2(const cnb_topo *t, const mctx *m, cnb_peaks *p) {
     free(blk);
 }
 
+// Triad over a mid-sized set (MID_BYTES, split by thread): what a tensor too big for L2 but well inside a
+// usual L3 streams at. Without it such layers were held against DRAM and read above 100% of their peak.
+#define MID_BYTES (16 * CNB_MIB)
+static void measure_triad_mid(const cnb_topo *t, const mctx *m, cnb_peaks *p) {
+    const int cores = t->cores;
+    const size_t ne = MID_BYTES / 12 / 64 * 64, stride = ne + 32;
+    float *blk = NULL;
+    slice *sl = malloc((size_t)cores * sizeof *sl);
+    if (!sl || posix_memalign((void **)&blk, 2 * CNB_MIB, 3 * stride * sizeof(float)) != 0) {
+        free(sl);
+        add_note(p, "no memory for the 16 MiB triad");
+        return;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(blk, 3 * stride * sizeof(float), MADV_HUGEPAGE);
+#endif
+    p->triad_mid_bytes = 12 * ne;
+    split(blk, ne, stride, cores, sl);
+    touch(sl, cores);
+    const slice whole = {blk, blk + stride, blk + 2 * stride, ne};
+    // Passes per sample as for L2: grow until a run is long enough to time, then aim at sample_s.
+    int reps = 1;
+    double wall = 0;
+    for (;;) {
+        triad_sample(m, &whole, 1, reps, &wall);
+        if (wall >= fmin(2e-3, m->sample_s / 2) || reps > (1 << 20)) break;
+        reps *= 2;
+    }
+    const double k = m->sample_s / wall;
+    if (k > 1) reps = (int)fmin((double)reps * k, 1 << 24);
+    const triad_arg arg = {&whole, sl, reps};
+    if (!measure_pair(m, triad_best, &arg, cores, false, p->triad_mid_gbs))
+        add_note(p, "16 MiB triad on %d threads below one thread's", cores);
+    free(sl);
+    free(blk);
+}
+
 cnb_status cnb_peaks_measure_scaled(const cnb_topo *t, double scale, cnb_peaks *p, cnb_error *err) {
     if (!t || !t->topo || t->cores < 1) return cnb_fail(err, CNB_E_INVALID_ARG, "peaks: topology not loaded");
     if (!p) return cnb_fail(err, CNB_E_INVALID_ARG, "peaks: result pointer is NULL");
@@ -352,6 +389,7 @@ cnb_status cnb_peaks_measure_scaled(const cnb_topo *t, double scale, cnb_peaks *
             add_note(p, "%s peak on %d threads reached only %.1fx one thread", fma_name[i], cores, k[i].out[1] / k[i].out[0]);
     }
     measure_triad_l2(t, &m, p);
+    measure_triad_mid(t, &m, p);
     measure_triad_dram(t, &m, scale, p);
 
     if (p->pinned) {
@@ -402,7 +440,8 @@ double cnb_peaks_bw_for(const cnb_peaks *p, int threads, size_t working_set_byte
     const int n = threads <= 0 || threads > p->cores ? p->cores : threads;
     const size_t l2 = t ? cnb_topo_l2_per_core(t) : 0;
     const bool in_l2 = l2 && p->triad_l2_gbs[0] > 0 && working_set_bytes <= (size_t)n * l2;
-    const double *g = in_l2 ? p->triad_l2_gbs : p->triad_dram_gbs;
+    const bool in_mid = !in_l2 && p->triad_mid_gbs[0] > 0 && working_set_bytes <= p->triad_mid_bytes;
+    const double *g = in_l2 ? p->triad_l2_gbs : in_mid ? p->triad_mid_gbs : p->triad_dram_gbs;
     return for_threads(g[0], g[1], threads, p->cores);
 }
 
@@ -433,6 +472,8 @@ void cnb_peaks_print(const cnb_peaks *p, FILE *f) {
     print_row(f, "fp32 scalar mul+add (1 lane)", p->fma_gflops[CNB_PEAK_SCALAR], p->cores, "GFLOP/s");
     snprintf(what, sizeof what, "triad L2 (%zu KiB per thread)", (p->triad_l2_bytes + 512) / 1024);
     print_row(f, what, p->triad_l2_gbs, p->cores, "GB/s");
+    snprintf(what, sizeof what, "triad %zu MiB (L3 if it holds it)", (p->triad_mid_bytes + CNB_MIB / 2) / CNB_MIB);
+    if (p->triad_mid_gbs[0] > 0) print_row(f, what, p->triad_mid_gbs, p->cores, "GB/s");
     snprintf(what, sizeof what, "triad DRAM (%zu MiB)", (p->triad_dram_bytes + CNB_MIB / 2) / CNB_MIB);
     print_row(f, what, p->triad_dram_gbs, p->cores, "GB/s");
     fprintf(f, "  best ISA: %s; GB/s count 12 B per triad element (STREAM; write-allocate not counted)\n",
@@ -460,6 +501,12 @@ json_t *cnb_peaks_to_json(const cnb_peaks *p) {
                      "seconds", num(p->seconds),
                      "pinned", p->pinned,
                      "note", p->note);
+    if (j && p->triad_mid_gbs[0] > 0 &&
+        (json_object_set_new(j, "triad_mid_gbs", pair(p->triad_mid_gbs)) ||
+         json_object_set_new(j, "triad_mid_bytes", json_integer((json_int_t)p->triad_mid_bytes)))) {
+        json_decref(j);
+        return NULL;
+    }
     if (j && p->fma_gflops[CNB_PEAK_NEON][0] > 0 &&
         json_object_set_new(json_object_get(j, "fma_gflops"), "neon", pair(p->fma_gflops[CNB_PEAK_NEON]))) {
         json_decref(j);
@@ -500,6 +547,10 @@ cnb_status cnb_peaks_from_json(const json_t *j, cnb_peaks *p, cnb_error *err) {
     else if (!get_pair(j, "triad_l2_gbs", p->triad_l2_gbs)) bad = "triad_l2_gbs";
     else if (!json_is_integer(dram) || json_integer_value(dram) < 0) bad = "triad_dram_bytes";
     else if (!json_is_integer(l2) || json_integer_value(l2) < 0) bad = "triad_l2_bytes_per_thread";
+    else if (json_object_get(j, "triad_mid_gbs") &&   // optional: older files lack it
+             (!get_pair(j, "triad_mid_gbs", p->triad_mid_gbs) || !json_is_integer(json_object_get(j, "triad_mid_bytes")) ||
+              json_integer_value(json_object_get(j, "triad_mid_bytes")) < 0))
+        bad = "triad_mid_gbs";
     else if (!json_is_string(isa)) bad = "isa_best";
     else if (!json_is_number(secs) && !json_is_null(secs)) bad = "seconds";
     else if (!json_is_boolean(pinned)) bad = "pinned";
@@ -511,6 +562,7 @@ cnb_status cnb_peaks_from_json(const json_t *j, cnb_peaks *p, cnb_error *err) {
     p->cores = (int)json_integer_value(cores);
     p->triad_dram_bytes = (size_t)json_integer_value(dram);
     p->triad_l2_bytes = (size_t)json_integer_value(l2);
+    if (p->triad_mid_gbs[0] > 0) p->triad_mid_bytes = (size_t)json_integer_value(json_object_get(j, "triad_mid_bytes"));
     snprintf(p->isa_best, sizeof p->isa_best, "%s", json_string_value(isa));
     p->seconds = json_is_number(secs) ? json_number_value(secs) : 0;
     p->pinned = json_is_true(pinned);

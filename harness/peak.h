@@ -30,6 +30,9 @@ typedef struct cnb_peaks {
                                   // code built without ISA flags, i.e. of the "scalar" kernels at -O3
     double triad_dram_gbs[2];     // working set triad_dram_bytes, far above L3
     double triad_l2_gbs[2];       // per thread triad_l2_bytes, half of one core's L2
+    double triad_mid_gbs[2];      // working set triad_mid_bytes (16 MiB, shared by the threads): from L3 on
+                                  // machines whose L3 holds it; 0 when not measured (older cache files)
+    size_t triad_mid_bytes;
     size_t triad_dram_bytes;      // all three arrays together
     size_t triad_l2_bytes;        // all three arrays of one thread
     double seconds;               // wall time the measurement took

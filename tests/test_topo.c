@@ -130,7 +130,12 @@ static void test_peaks(tctx *c, const cnb_topo *t) {
     const double l2_1 = fmax(p.triad_l2_gbs[0], p.triad_l2_gbs[1] / p.cores);
     check(c, cnb_peaks_bw_for(&p, 1, (size_t)1 << 30, t) == dram1, "1 GiB set should use the DRAM figure");
     if (p.triad_l2_gbs[0] > 0) check(c, cnb_peaks_bw_for(&p, 1, 1024, t) == l2_1, "1 KiB set should use the L2 figure");
-    check(c, cnb_peaks_bw_for(&p, 1, 1024, NULL) == dram1, "no topology: DRAM figure");
+    // Past L2 but within the 16 MiB set: the mid figure (L3 where it holds it); without a topology too.
+    const double mid1 = fmax(p.triad_mid_gbs[0], p.triad_mid_gbs[1] / p.cores);
+    check(c, good(p.triad_mid_gbs[0]) && p.triad_mid_bytes > (size_t)8 << 20, "16 MiB triad not measured");
+    check(c, cnb_peaks_bw_for(&p, 1, p.triad_mid_bytes, t) == mid1, "a 16 MiB set should use the mid figure");
+    check(c, cnb_peaks_bw_for(&p, 1, 1024, NULL) == mid1, "no topology: the mid figure for a small set");
+    check(c, cnb_peaks_bw_for(&p, 1, p.triad_mid_bytes + 1, NULL) == dram1, "no topology: DRAM past 16 MiB");
     check(c, cnb_peaks_bw_for(&p, 0, (size_t)1 << 30, t) == p.triad_dram_gbs[1], "all threads: all-core DRAM figure");
 
     // JSON round trip (figures are rounded to 3 decimals).
@@ -140,6 +145,7 @@ static void test_peaks(tctx *c, const cnb_topo *t) {
         check(c, q.cores == p.cores && fabs(q.fma_gflops[1][0] - p.fma_gflops[1][0]) < 1e-3 &&
                      fabs(q.fma_gflops[CNB_PEAK_NEON][0] - p.fma_gflops[CNB_PEAK_NEON][0]) < 1e-3 &&
                      fabs(q.triad_dram_gbs[1] - p.triad_dram_gbs[1]) < 1e-3 && q.triad_l2_bytes == p.triad_l2_bytes &&
+                     fabs(q.triad_mid_gbs[0] - p.triad_mid_gbs[0]) < 1e-3 && q.triad_mid_bytes == p.triad_mid_bytes &&
                      !strcmp(q.isa_best, p.isa_best),
               "JSON round trip changed the figures");
         json_object_del(j, "triad_l2_gbs");
