@@ -325,14 +325,18 @@ static void huge_npy(void) {
     char out[4096], err[4096];
     // The command's own allocation fails: by the address-space limit, or in a sanitizer build because 2 TB
     // is above the sanitizer's allocation limit, with the option that makes that a NULL return.
+    // The shell is a host program: in a cross build it runs natively (tu_run_host) and starts the command
+    // through the emulator itself ($CNB_TEST_EXEC, unquoted: a command and its options, empty natively), since
+    // the emulator cannot run the host's shell. qemu-user keeps the address-space limit: the guest's 2 TB
+    // mmap fails as a native one does.
     char *args[] = {"-c",
                     SANITIZED ? "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1\" "
                                 "TSAN_OPTIONS=\"${TSAN_OPTIONS:+$TSAN_OPTIONS:}allocator_may_return_null=1\" "
-                                "exec \"$0\" \"$@\""
-                              : "ulimit -v 4000000 && exec \"$0\" \"$@\"",
+                                "exec $CNB_TEST_EXEC \"$0\" \"$@\""
+                              : "ulimit -v 4000000 && exec $CNB_TEST_EXEC \"$0\" \"$@\"",
                     (char *)g_cnnbench, "run", "Conv2d(1, 1, kernel_size=(1, 1))", "--input", x, "--weight", w,
                     "--output", y, NULL};
-    const int rc = tu_run("/bin/sh", args, out, sizeof out, err, sizeof err);
+    const int rc = tu_run_host("/bin/sh", args, out, sizeof out, err, sizeof err);
     // A sanitizer adds its own "==pid==WARNING: ... failed to allocate" line: not the command's.
     int lines = 0;
     for (const char *l = err; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l))

@@ -60,7 +60,10 @@ static void slurp(const char *path, char *buf, size_t size) {
     fclose(f);
 }
 
-int tu_run(const char *bin, char *const args[], char *out, size_t out_size, char *err, size_t err_size) {
+// emulate: put CNB_TEST_EXEC in front of bin (a program of the build's target); else start bin as it is (a
+// host program, such as /bin/sh).
+static int run_prog(const char *bin, bool emulate, char *const args[], char *out, size_t out_size, char *err,
+                    size_t err_size) {
     char so[128], se[128];
     const char *dir = tu_tmpdir();
     snprintf(so, sizeof so, "%s/.stdout", dir ? dir : "/tmp");
@@ -74,7 +77,7 @@ int tu_run(const char *bin, char *const args[], char *out, size_t out_size, char
         // Cross builds run under an emulator (qemu-aarch64), which does not follow execve into another
         // foreign binary: CTest passes it here to be put in front.
         char wrap[512];
-        const char *w = getenv("CNB_TEST_EXEC");
+        const char *w = emulate ? getenv("CNB_TEST_EXEC") : NULL;
         if (w && *w) {
             snprintf(wrap, sizeof wrap, "%s", w);
             for (char *save = NULL, *tok = strtok_r(wrap, " ", &save); tok && n < 16; tok = strtok_r(NULL, " ", &save))
@@ -92,6 +95,14 @@ int tu_run(const char *bin, char *const args[], char *out, size_t out_size, char
     slurp(so, out, out_size);
     slurp(se, err, err_size);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int tu_run(const char *bin, char *const args[], char *out, size_t out_size, char *err, size_t err_size) {
+    return run_prog(bin, true, args, out, out_size, err, err_size);
+}
+
+int tu_run_host(const char *bin, char *const args[], char *out, size_t out_size, char *err, size_t err_size) {
+    return run_prog(bin, false, args, out, out_size, err, err_size);
 }
 
 int tu_count_lines(const char *s) {

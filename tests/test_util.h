@@ -18,6 +18,9 @@ void tu_cleanup(void);
 /* Run bin with the NULL-terminated args (argv[0] is added); stdout and stderr are captured into out/err
  * (either may be NULL). Returns the exit status, or -1 if it died of a signal. */
 int tu_run(const char *bin, char *const args[], char *out, size_t out_size, char *err, size_t err_size);
+/* tu_run for a program of the host, such as /bin/sh, which no emulator runs: CNB_TEST_EXEC is not put in
+ * front of it (a script it runs starts the build's programs with "$CNB_TEST_EXEC" in front itself). */
+int tu_run_host(const char *bin, char *const args[], char *out, size_t out_size, char *err, size_t err_size);
 
 int tu_count_lines(const char *s);
 bool tu_exists(const char *path);

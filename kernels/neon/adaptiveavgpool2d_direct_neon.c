@@ -27,14 +27,23 @@ cnb_status cnb_adaptiveavgpool2d_direct_neon_supports(const cnb_geom *g, cnb_err
 }
 
 // Integer division gives the exact floor and ceil; a float floor misplaces bounds once o*len is large.
-static int64_t cell_start(int64_t o, int64_t n, int64_t len) { return o * len / n; }
-static int64_t cell_end(int64_t o, int64_t n, int64_t len) { return ((o + 1) * len + n - 1) / n; }
+// In 128 bits: plan() tabulates the bounds of huge layers too (planned, maybe never run), where o * len
+// overflows int64.
+__extension__ typedef __int128 cnb_i128;
+static int64_t cell_start(int64_t o, int64_t n, int64_t len) { return (int64_t)((cnb_i128)o * len / n); }
+static int64_t cell_end(int64_t o, int64_t n, int64_t len) { return (int64_t)(((cnb_i128)(o + 1) * len + n - 1) / n); }
 
 // The cell bounds, [start, end) per output row then per output column: the general path reads them for every
 // row, and 64-bit divisions there would cost more than the sums.
 cnb_status cnb_adaptiveavgpool2d_direct_neon_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p,
                                                   cnb_error *err) {
     (void)w;
+    // An empty output (C or N = 0) is never run, and its OH + OW may not even fit int64: no tables.
+    if (g->out_numel == 0) {
+        p->priv = NULL;
+        p->workspace_bytes = 0;
+        return CNB_OK;
+    }
     int64_t *b = cnb_malloc(2 * (size_t)(g->OH + g->OW) * sizeof *b);
     if (!b) return cnb_fail(err, CNB_E_NOMEM, "adaptiveavgpool2d.direct.neon: out of memory for %lld cell bounds",
                             (long long)(g->OH + g->OW));

@@ -43,12 +43,16 @@ typedef struct ctx {
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
+// min(start + k, lim), compared rather than summed: a kernel far larger than the input could overflow the sum.
+static int64_t end_min(int64_t start, int64_t k, int64_t lim) { return k < lim - start ? start + k : lim; }
+
 // One output as PyTorch's cpu_avg_pool computes it: the pool size counts the padding but not what a ceil_mode
 // window hangs past it, and is taken before clipping the window to the input.
 static float avg_one(const ctx *c, const float *xp, int64_t oh, int64_t ow) {
     int64_t h0 = oh * c->sh - c->pt, w0 = ow * c->sw - c->pl;
-    int64_t h1 = min64(h0 + c->kh, c->H + c->pb), w1 = min64(w0 + c->kw, c->W + c->pr);
-    const int64_t pool = (h1 - h0) * (w1 - w0);
+    int64_t h1 = end_min(h0, c->kh, c->H + c->pb), w1 = end_min(w0, c->kw, c->W + c->pr);
+    // PyTorch's int64 pool size wraps for windows of 2^63 elements or more: modulo 2^64 here too.
+    const int64_t pool = (int64_t)((uint64_t)(h1 - h0) * (uint64_t)(w1 - w0));
     h0 = max64(h0, 0), w0 = max64(w0, 0), h1 = min64(h1, c->H), w1 = min64(w1, c->W);
     if (h0 >= h1 || w0 >= w1) return 0.0f;
     const int64_t div = c->divisor ? c->divisor : c->cip ? pool : (h1 - h0) * (w1 - w0);
@@ -132,7 +136,7 @@ static ALWAYS_INLINE void vec(const rowv *rv, int64_t c0, int64_t n, float *yo, 
 }
 
 static bool pow2(int64_t d) {
-    const uint64_t u = d < 0 ? (uint64_t)-d : (uint64_t)d;
+    const uint64_t u = d < 0 ? 0 - (uint64_t)d : (uint64_t)d;  // d may be INT64_MIN: no signed negation
     return u && !(u & (u - 1)) && u <= ((uint64_t)1 << 62);
 }
 
@@ -154,7 +158,7 @@ static ALWAYS_INLINE void cols(const rowv *rv, float *yr, int64_t lo, int64_t hi
 static ALWAYS_INLINE void row(const ctx *c, const float *xp, int64_t oh, float *yr, const int64_t KW,
                               const int64_t SW) {
     const int64_t hs = oh * c->sh - c->pt;
-    const int64_t h0 = max64(hs, 0), h1 = min64(hs + c->kh, c->H);
+    const int64_t h0 = max64(hs, 0), h1 = end_min(hs, c->kh, c->H);
     if (h0 >= h1) {   // a window row of padding only (ceil_mode): PyTorch writes 0
         for (int64_t ow = 0; ow < c->OW; ow++) yr[ow] = 0.0f;
         return;
@@ -165,8 +169,9 @@ static ALWAYS_INLINE void row(const ctx *c, const float *xp, int64_t oh, float *
     if (lo >= hi) return;
 
     // Inside the row every window is KW wide, so the divisor is the same for all vector columns.
-    const int64_t pool_h = min64(hs + c->kh, c->H + c->pb) - hs;
-    const int64_t div = c->divisor ? c->divisor : c->cip ? pool_h * KW : (h1 - h0) * KW;
+    const int64_t pool_h = end_min(hs, c->kh, c->H + c->pb) - hs;
+    const int64_t pool = (int64_t)((uint64_t)pool_h * (uint64_t)KW);   // wraps as PyTorch's, as in avg_one
+    const int64_t div = c->divisor ? c->divisor : c->cip ? pool : (h1 - h0) * KW;
     rowv rv = {.r0 = xp + h0 * c->W - c->pl, .nr = h1 - h0, .W = c->W, .mul = pow2(div)};
     rv.div = vdupq_n_f32(rv.mul ? 1.0f / (float)div : (float)div);
     // Whole vectors read up to column c0 + reach - 1 past their window start c0 (larger strides read only
@@ -234,7 +239,7 @@ cnb_status cnb_avgpool2d_direct_neon_run(const cnb_plan_data *p, const cnb_io *i
              .pt = g->pad_t, .pb = g->pad_b, .pl = g->pad_l, .pr = g->pad_r, .divisor = g->divisor,
              .cip = g->count_include_pad};
     // Vector columns: from the first window starting at or after column 0 to the last ending inside the row.
-    c.lo = min64((c.pl + c.sw - 1) / c.sw, c.OW);
+    c.lo = min64(c.pl / c.sw + (c.pl % c.sw != 0), c.OW);   // ceil(pl / sw); pl + sw - 1 may overflow
     const int64_t last = c.W - c.kw + c.pl;   // ow * sw <= last
     c.hi = max64(c.lo, last < 0 ? 0 : min64(last / c.sw + 1, c.OW));
 
@@ -244,7 +249,7 @@ cnb_status cnb_avgpool2d_direct_neon_run(const cnb_plan_data *p, const cnb_io *i
                                                   : c.sw == 2              ? work_s2
                                                                            : work_gen;
     const job j = {.c = &c, .x = io->x, .y = io->y};
-    const int64_t chunk = max64(1, 16384 / max64(1, c.sh * c.W));   // rows of about 64 KiB of input
+    const int64_t chunk = max64(1, 16384 / max64(1, c.W) / c.sh);   // rows of about 64 KiB of input (sh * W may overflow)
     drive(work, &j, g->N * g->C * c.OH, chunk, team(io->threads, g->in_numel + g->out_numel));
     return CNB_OK;
 }

@@ -41,7 +41,9 @@ typedef struct sums {
     double s1, s2;
 } sums;
 
-static int64_t chunks_per_plane(const cnb_geom *g) { return (g->H * g->W + CHUNK - 1) / CHUNK; }
+// H * W is bounded by the input's size only when that is not empty: with N or C = 0 it may overflow (and no
+// run needs chunks).
+static int64_t chunks_per_plane(const cnb_geom *g) { return g->in_numel ? (g->H * g->W + CHUNK - 1) / CHUNK : 0; }
 
 cnb_status cnb_batchnorm2d_direct_neon_supports(const cnb_geom *g, cnb_error *why) {
     (void)g, (void)why;
@@ -236,8 +238,26 @@ static void merge_channel(const part *parts, int64_t N, int64_t C, int64_t HW, i
 // Channel c's coefficients from its mean and squared deviations (eval: the running mean and variance),
 // and its running statistics: updated with the unbiased variance m2/(n-1) when update_running, else
 // passed through.
+// Non-finite inputs: the shifted sums (x - K, K a value of the channel) turn an infinite K into NaN where
+// PyTorch's plain sum gives a mean of +-inf (and a running mean to match). Such a channel is recomputed the
+// reference's way: a double sum, then squared deviations. Only reached when the statistics are not finite.
+static void plain_stats(const float *x, const cnb_geom *g, int64_t c, double *mean, double *m2) {
+    const int64_t N = g->N, C = g->C, HW = g->H * g->W;
+    double s = 0, q = 0;
+    for (int64_t b = 0; b < N; b++)
+        for (int64_t i = 0; i < HW; i++) s += x[(b * C + c) * HW + i];
+    const double m = s / (double)(N * HW);
+    for (int64_t b = 0; b < N; b++)
+        for (int64_t i = 0; i < HW; i++) {
+            const double d = x[(b * C + c) * HW + i] - m;
+            q += d * d;
+        }
+    *mean = m, *m2 = q;
+}
+
 static coef finish_channel(const cnb_geom *g, const cnb_weights *w, const cnb_io *io, int64_t c, double mean,
                            double m2, int64_t n) {
+    if (g->use_batch_stats && !(isfinite(mean) && isfinite(m2))) plain_stats(io->x, g, c, &mean, &m2);
     const double var = g->use_batch_stats ? m2 / (double)n : w->running_var[c];
     const double scale = w->weight[c] / sqrt(var + g->eps);
     const float mh = (float)mean;

@@ -100,9 +100,10 @@ static void dw_plan_free(dw_plan *d) {
     cnb_free(d);
 }
 
-static int64_t ceil_div(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
+// For b > 0, by division and remainder: a + b - 1 overflows for a huge stride b (valid in PyTorch).
+static int64_t ceil_div(int64_t a, int64_t b) { return a <= 0 ? 0 : a / b + (a % b != 0); }
 
-static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
 
 // Output planes of at most this many elements take the flat path (its mask table grows with the plane).
 enum { FLAT_MAX_OUT = 1024 };
@@ -406,9 +407,12 @@ static inline float32x4x2_t load2_n(const float *src, int64_t n) {
 // zero-filled tail vectors land on zero padding or slack); other padding modes fill their borders.
 static void build_row(const cnb_geom *g, const dw_plan *d, const float *src, float *dst) {
     const int64_t s = g->sw, pl = g->pad_l, W = g->W;
-    if (s == 1) {
+    // The fast copies put every input column at pl + column: a negative padding (a crop, which PyTorch allows
+    // with the non-zeros modes) would write before the row. The general copy clips to [lo, hi).
+    const bool crop = pl < 0 || g->pad_r < 0;
+    if (s == 1 && !crop) {
         memcpy(dst + pl, src, (size_t)W * sizeof(float));
-    } else if (s == 2 && d->nslots == 2) {
+    } else if (s == 2 && d->nslots == 2 && !crop) {
         // Slot 0 is phase 0 (tap 0), slot 1 phase 1. Index i of both comes from input columns 2i - pl and
         // 2i + 1 - pl: ld2 splits them.
         float *ev = dst, *od = dst + d->PS;
@@ -616,8 +620,10 @@ static void dw_block(const cnb_geom *g, const dw_plan *d, const cnb_weights *wt,
                     const int64_t ow = (v0 + v) * LANES;
                     pos[v] = (int)(ow + LANES > OW && OW >= LANES ? OW - LANES : ow);
                 }
-                k_tiles[R - 1][V - 1](xw, sh * RS, d->toff, d->T, wt->weight + k * d->T, wt->bias[k], yk, OW, pos,
-                                      nlane);
+                // The input distance between output rows, used only when R > 1: then it lies inside the window,
+                // while for one row a huge stride (valid) would overflow sh * RS.
+                k_tiles[R - 1][V - 1](xw, R > 1 ? sh * RS : RS, d->toff, d->T, wt->weight + k * d->T, wt->bias[k], yk,
+                                      OW, pos, nlane);
             }
         }
         oh += R;

@@ -93,6 +93,9 @@ static inline void store_n(float *p, float32x4_t v, int n) {
             else store_n(y, acc##M[v], io->lanes[v]);                                                       \
         }                                                                                                   \
     }
+// (a + b - 1) / b for b > 0 (the ceiling for a >= 0, as before for a < 0), without overflow for a huge stride b.
+static inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? a / b + (a % b != 0) : (a + b - 1) / b; }
+
 static inline __attribute__((always_inline)) void tile_block(const int MR, const int NV, int64_t nc, int64_t T,
                                                              const float *restrict w, const tile_io *io,
                                                              int64_t yo, int64_t CS, const ptrdiff_t *restrict toff,
@@ -198,9 +201,12 @@ static int64_t tile_bytes_per_channel(const ptrdiff_t *toff, int64_t T, int64_t 
 
 // Every Conv2d (and Conv1d, as a 1-high Conv2d): stride, dilation, padding mode, groups, bias.
 cnb_status cnb_conv2d_direct_neon_supports(const cnb_geom *g, cnb_error *why) {
-    (void)why;
     assert(g->kind == CNB_CONV2D || g->kind == CNB_CONV1D);
-    (void)g;
+    // The padded copy keeps sw phases of ceil(Wp / sw) + SLACK columns per row: a stride wider than the padded
+    // row (one output column) would make it grow with the stride, not the input (terabytes for 1e9).
+    if (g->sw > g->W + g->pad_l + g->pad_r)
+        return cnb_fail(why, CNB_E_UNSUPPORTED, "conv2d.direct.neon: stride %lld is wider than the padded row (%lld)",
+                        (long long)g->sw, (long long)(g->W + g->pad_l + g->pad_r));
     return CNB_OK;
 }
 
@@ -224,7 +230,7 @@ cnb_status cnb_conv2d_direct_neon_plan(const cnb_geom *g, const cnb_weights *w, 
     p->priv = d;
     d->Hp = g->H + g->pad_t + g->pad_b;
     d->Wp = g->W + g->pad_l + g->pad_r;
-    d->Wq = (d->Wp + sw - 1) / sw + SLACK;
+    d->Wq = d->Wp / sw + (d->Wp % sw != 0) + SLACK;   // ceil(Wp / sw): Wp + sw - 1 overflows for a huge stride
     d->T = kh * kw;
     int64_t ws;
     if (!cnb_mul_ok(sw, d->Wq, &d->RS) || !cnb_mul_ok(d->Hp, d->RS, &d->CS) || !cnb_mul_ok(C, d->CS, &ws) ||
@@ -349,7 +355,7 @@ static void pad_row(const dplan *d, const cnb_geom *g, const float *xc, int64_t 
         return;
     }
     // Phase-column q of every phase is interior for q in [qlo, qhi): x = q*sw + ph in [xlo, xhi) for all ph.
-    const int64_t qlo = (xlo + sw - 1) / sw;
+    const int64_t qlo = ceil_div(xlo, sw);
     int64_t qhi = xhi / sw;
     if (qhi < qlo) qhi = qlo;
     for (int64_t ph = 0; ph < sw; ph++) {

@@ -44,19 +44,36 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 // ---- one output, exactly as PyTorch's cpu_max_pool: borders, empty windows, NaN re-runs -------------------
 
+// End (exclusive, clipped to n) of a window of k taps d apart from start; start + (k-1)*d + 1 may not fit
+// int64 (a kernel or dilation far larger than the input), so it is compared, not computed.
+static int64_t window_end(int64_t start, int64_t k, int64_t d, int64_t n) {
+    const int64_t span = (k - 1) * d;  // fits: core/geom.c checked it
+    return span < n - start ? start + span + 1 : n;
+}
+
+// The first tap at or after 0 of a window starting at start (< 0 in the padding), in one step: a loop
+// would take padding/d steps, and the padding may be as large as half a huge kernel.
+static int64_t first_tap(int64_t start, int64_t d) {
+    if (start >= 0) return start;
+    const int64_t steps = -start / d + (-start % d != 0);
+    return start + steps * d;  // steps > 1 only when d < -start: no overflow
+}
+
 static void max_one(const ctx *c, const float *xp, int64_t oh, int64_t ow, float *yo, int64_t *io) {
-    int64_t ih0 = oh * c->sh - c->pt, iw0 = ow * c->sw - c->pl;
-    const int64_t ih1 = min64(ih0 + (c->kh - 1) * c->dh + 1, c->H);
-    const int64_t iw1 = min64(iw0 + (c->kw - 1) * c->dw + 1, c->W);
-    while (ih0 < 0) ih0 += c->dh;
-    while (iw0 < 0) iw0 += c->dw;
-    // A window of padding only keeps -inf and the index of its first (possibly out-of-plane) tap.
-    int64_t mi = ih0 * c->W + iw0;
+    const int64_t hs = oh * c->sh - c->pt, ws = ow * c->sw - c->pl;
+    const int64_t ih1 = window_end(hs, c->kh, c->dh, c->H), iw1 = window_end(ws, c->kw, c->dw, c->W);
+    const int64_t ih0 = first_tap(hs, c->dh), iw0 = first_tap(ws, c->dw);
+    // A window of padding only keeps -inf and the index of its first (possibly out-of-plane) tap, whose
+    // product PyTorch lets wrap: modulo 2^64 here too, rather than overflow.
+    int64_t mi = (int64_t)((uint64_t)ih0 * (uint64_t)c->W + (uint64_t)iw0);
     float m = -INFINITY;
-    for (int64_t ih = ih0; ih < ih1; ih += c->dh)
-        for (int64_t iw = iw0; iw < iw1; iw += c->dw) {
-            const float v = xp[ih * c->W + iw];
-            if (v > m || isnan(v)) m = v, mi = ih * c->W + iw;
+    // Taps counted, not stepped past the end: a dilation near INT64_MAX would overflow.
+    const int64_t nh = ih0 < ih1 ? (ih1 - ih0 - 1) / c->dh + 1 : 0, nw = iw0 < iw1 ? (iw1 - iw0 - 1) / c->dw + 1 : 0;
+    for (int64_t th = 0; th < nh; th++)
+        for (int64_t tw = 0; tw < nw; tw++) {
+            const int64_t i = (ih0 + th * c->dh) * c->W + iw0 + tw * c->dw;
+            const float v = xp[i];
+            if (v > m || isnan(v)) m = v, mi = i;
         }
     *yo = m;
     if (io) *io = mi;
@@ -231,8 +248,9 @@ static ALWAYS_INLINE float32x4_t fast_rows(const float *const *rp, int64_t c0lo,
 static ALWAYS_INLINE void row(const ctx *c, const float *xp, int64_t oh, float *yr, int64_t *ir, const int64_t KW,
                               const int64_t SW, const int64_t DW, const mode MODE) {
     rowv rv = {.c = c, .xp = xp, .hs = oh * c->sh - c->pt};
-    rv.ky0 = rv.hs < 0 ? (-rv.hs + c->dh - 1) / c->dh : 0;
-    rv.ky1 = rv.hs + (c->kh - 1) * c->dh < c->H ? c->kh : (c->H - 1 - rv.hs) / c->dh + 1;
+    // Compared rather than summed: with a huge padding or dilation hs + span and -hs + dh would overflow.
+    rv.ky0 = rv.hs < 0 ? -rv.hs / c->dh + (-rv.hs % c->dh != 0) : 0;
+    rv.ky1 = (c->kh - 1) * c->dh < c->H - rv.hs ? c->kh : (c->H - 1 - rv.hs) / c->dh + 1;
     // No row of the window inside the plane (ceil_mode with dilation): -inf at the first tap, scalar.
     const int64_t lo = rv.ky0 < rv.ky1 ? c->lo : c->OW, hi = rv.ky0 < rv.ky1 ? c->hi : c->OW;
     const int64_t nr = rv.ky1 - rv.ky0;
@@ -398,7 +416,7 @@ cnb_status cnb_maxpool2d_direct_neon_run(const cnb_plan_data *p, const cnb_io *i
     ctx c = {.H = g->H, .W = g->W, .OH = g->OH, .OW = g->OW, .kh = g->kh, .kw = g->kw, .sh = g->sh, .sw = g->sw,
              .dh = g->dh, .dw = g->dw, .pt = g->pad_t, .pl = g->pad_l};
     // Vector columns: the first window starting at or after column 0 to the last ending inside the row.
-    c.lo = min64((c.pl + c.sw - 1) / c.sw, c.OW);
+    c.lo = min64(c.pl / c.sw + (c.pl % c.sw != 0), c.OW);   // ceil(pl / sw); pl + sw - 1 may overflow
     const int64_t last = c.W - 1 - (c.kw - 1) * c.dw + c.pl;   // ow * sw <= last
     c.hi = max64(c.lo, last < 0 ? 0 : min64(last / c.sw + 1, c.OW));
 
@@ -418,7 +436,7 @@ cnb_status cnb_maxpool2d_direct_neon_run(const cnb_plan_data *p, const cnb_io *i
     const job j = {.c = &c, .x = x, .y = y, .ind = ind};
     const int64_t rows = g->N * g->C * c.OH;
     // Chunks of about 64 KiB of input, an even number of rows (3x3 stride-2 rows go in pairs).
-    const int64_t chunk = max64(2, 16384 / max64(1, c.sh * c.W) / 2 * 2);
+    const int64_t chunk = max64(2, 16384 / max64(1, c.W) / c.sh / 2 * 2);   // sh * W may overflow
     drive(work, &j, rows, chunk, team(io->threads, g->in_numel + g->out_numel * (ind ? 3 : 1)));
     return CNB_OK;
 }
