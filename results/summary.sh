@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Writes OUTDIR/SUMMARY.md from the files results/measure.sh left there: per suite and thread count, the
+# fastest of ours against oneDNN per layer (results/tables.py), and bench's whole-network lines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: results/summary.sh OUTDIR}
+{
+    echo "# Results: $(basename "$out")"
+    echo
+    echo "Made by \`results/measure.sh $out\` (commit $(git rev-parse --short HEAD)); tables by \`results/tables.py\`."
+    echo "\"ours (fastest)\": the fastest cnnbench implementation of the layer; \"ratio\": oneDNN's time over it;"
+    echo "\"auto / best\": auto's (the tuned plan's at 1 thread) time over the fastest; \"pack / run\": plan creation"
+    echo "over one run; \"on-cpu\": share of the wall time the threads were on a CPU (below 90%: disturbed)."
+    echo
+    [ -f "$out/info.txt" ] && { echo '```'; sed -n '/machine limits/,$p' "$out/info.txt"; echo '```'; echo; }
+    for f in "$out"/*.json; do
+        case $f in *-plan.json) continue ;; esac
+        s=$(basename "$f" .json)
+        for t in 1 2; do
+            echo "## $s, $t thread$([ $t = 1 ] || echo s)"
+            echo
+            results/tables.py "$f" --threads $t
+            echo
+        done
+        if [ -f "$out/$s.txt" ]; then
+            echo "bench's whole-network lines (each layer x its count; \"best\" includes the oneDNN peers):"
+            echo '```'
+            sed -n '/^whole network/,/^$/p' "$out/$s.txt" | sed '/^$/d'
+            echo '```'
+            echo
+        fi
+    done
+} > "$out/SUMMARY.md"
+echo "wrote $out/SUMMARY.md"
