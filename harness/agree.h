@@ -49,7 +49,7 @@ cnb_status cnb_bench_check(const cnb_bench_data *d, const char *impl, int thread
 
 /* Judge outputs (idx, rm, rv NULL where not produced) against d's reference outputs by the rule for impl's
  * layer and algorithm; only d's layer, ny, nc and ref_* are read, and for BatchNorm2d's running statistics
- * x, nx, rm, rv and nbt when x is set (else NULL). NaN and infinities must sit where the
+ * x, nx, rm, rv and nbt when x is set (else NULL), for its eval-mode outputs also in_shape, w and b. NaN and infinities must sit where the
  * reference has them (any NaN matches any NaN). `cnnbench fuzz` and `run --expect` use it on their own data. */
 void cnb_bench_judge(const cnb_bench_data *d, const char *impl, const float *y, const int64_t *idx, const float *rm,
                      const float *rv, cnb_agreement *a);

@@ -435,8 +435,9 @@ static verdict check_impl(const fz_case *c, const fz_ref *r, size_t i, char *why
         snprintf(why, size, "it wrote past the end of an output buffer");
         v = V_FAIL;
     } else {
-        // With the inputs, so that running statistics are judged at the scale of both their terms.
-        const cnb_bench_data bd = {.layer = c->layer, .nx = r->d.nx, .ny = r->d.ny, .nc = r->d.nc, .x = r->d.x,
+        // With the inputs, so that running statistics and eval outputs are judged at the scale of their terms.
+        const cnb_bench_data bd = {.layer = c->layer, .in_shape = c->shape, .nx = r->d.nx, .ny = r->d.ny,
+                                   .nc = r->d.nc, .x = r->d.x, .w = r->d.p[P_WEIGHT], .b = r->d.p[P_BIAS],
                                    .rm = r->d.p[P_MEAN], .rv = r->d.p[P_VAR], .nbt = c->nbt, .ref_y = r->o.y,
                                    .ref_idx = r->o.idx, .ref_rm = r->o.rm, .ref_rv = r->o.rv};
         cnb_agreement a;
