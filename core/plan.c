@@ -64,16 +64,18 @@ static cnb_status fill_weights(cnb_plan *pl, const cnb_params *prm, cnb_error *e
             return cnb_fail(err, CNB_E_INVALID_ARG, "%s has no parameters, but some were given", name);
         return CNB_OK;
     }
-    pl->owned[0] = copy_or_fill(sw, nw, fw);
+    // An implementation that packs the weights in plan() reads the caller's tensor there and never again.
+    const bool packs = (g->kind == CNB_CONV1D || g->kind == CNB_CONV2D) && (pl->impl->flags & CNB_IMPL_PACKS_WEIGHTS);
+    pl->owned[0] = packs ? NULL : copy_or_fill(sw, nw, fw);
     pl->owned[1] = copy_or_fill(sb, nb, fb);
     if (ns) {
         pl->owned[2] = copy_or_fill(sm, ns, 0.f);
         pl->owned[3] = copy_or_fill(sv, ns, 1.f);
     }
-    if (!pl->owned[0] || !pl->owned[1] || (ns && (!pl->owned[2] || !pl->owned[3])))
+    if ((!packs && !pl->owned[0]) || !pl->owned[1] || (ns && (!pl->owned[2] || !pl->owned[3])))
         return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory copying the parameters (weight %lld, bias %lld, running "
                         "stats 2 x %lld floats)", name, (long long)nw, (long long)nb, (long long)ns);
-    pl->w.weight = pl->owned[0];
+    pl->w.weight = packs ? sw : pl->owned[0];
     pl->w.bias = pl->owned[1];
     pl->w.running_mean = pl->owned[2];
     pl->w.running_var = pl->owned[3];
@@ -119,6 +121,7 @@ cnb_status cnb_plan_create(const cnb_layer *layer, const cnb_shape *input, const
     pl->data.g = &pl->g;
     pl->data.w = &pl->w;
     if ((st = pl->impl->plan(&pl->g, &pl->w, &pl->data, err))) goto fail;
+    if (!pl->owned[0]) pl->w.weight = NULL;   // CNB_IMPL_PACKS_WEIGHTS: the caller's tensor may go now
     *out = pl;
     return CNB_OK;
 fail:

@@ -43,6 +43,10 @@ enum {
      * (a BN statistic, a GEMM's K, ...) between threads. Without it, outputs, indices and running stats
      * are bit-identical at any thread count (tests/test_determinism.c). */
     CNB_IMPL_THREAD_VARIANT = 1u << 0,
+    /* plan() keeps all it needs of the weight tensor (packed or transformed) and run() never reads
+     * cnb_weights.weight: the plan then holds no copy of it (a 9.4 MB copy costs as much as the packing,
+     * mostly in page faults). plan() reads the caller's tensor; run() sees weight == NULL. */
+    CNB_IMPL_PACKS_WEIGHTS = 1u << 1,
 };
 
 typedef struct cnb_impl {

@@ -74,15 +74,20 @@ cnb_status cnb_conv2d_im2col_avx2_plan(const cnb_geom *g, const cnb_weights *w, 
         pv->w_floats = round16(cnb_sgemm_6x16_avx2_packed_a_floats(kg, Kd));
     }
     pv->w_packed = cnb_aligned_alloc(64, (size_t)G * pv->w_floats * sizeof(float));
-    if (pv->t.direct && !(wr = cnb_malloc((size_t)(kg * Kd) * sizeof *wr))) goto nomem;
+    // Direct reads want the weights' columns in their row order of im2col: reordered one micro-panel of
+    // rows at a time into a small buffer (a whole reordered copy would cost as much again in page faults).
+    const int64_t prows = pv->trans ? NR : MR;
+    if (pv->t.direct && !(wr = cnb_malloc((size_t)(prows * Kd) * sizeof *wr))) goto nomem;
     if (!pv->w_packed) goto nomem;
     for (int64_t gr = 0; gr < G; gr++) {
-        // The weights' columns in the GEMM's row order of im2col.
-        const float *wg = w->weight + gr * kg * Kd, *src = wg;
-        if (wr) cnb_im2col_reorder_weights(g, &pv->t, wg, kg, wr), src = wr;
+        const float *wg = w->weight + gr * kg * Kd;
         float *dst = pv->w_packed + gr * pv->w_floats;
-        if (pv->trans) cnb_sgemm_6x16_avx2_pack_b_full(kg, Kd, pv->blk.kc, src, 1, Kd, dst);
-        else cnb_sgemm_6x16_avx2_pack_a(kg, Kd, pv->blk.kc, src, Kd, 1, dst);
+        for (int64_t m0 = 0; m0 < kg; m0 += prows) {
+            const float *src = wg + m0 * Kd;
+            if (wr) cnb_im2col_reorder_weights(g, &pv->t, src, min64(prows, kg - m0), wr), src = wr;
+            if (pv->trans) cnb_sgemm_6x16_avx2_pack_b_panel(kg, Kd, pv->blk.kc, m0, src, Kd, dst);
+            else cnb_sgemm_6x16_avx2_pack_a_panel(kg, Kd, pv->blk.kc, m0, src, Kd, dst);
+        }
     }
     cnb_free(wr);
     const int procs = omp_get_num_procs(), maxt = omp_get_max_threads();

@@ -40,12 +40,50 @@ size_t cnb_sgemm_6x16_avx2_packed_a_floats(int64_t M, int64_t K) {
     return (size_t)(cdiv(M, MR) * MR) * (size_t)K;
 }
 
+// Transposes the 8x8 block r[0..7] (row i in r[i]) in place.
+static inline void transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44), u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44), u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+// Rows [m0, m0 + 6) (zeros past M) of a row-major a, columns [k0, k0 + kcb), into the 6-row micro-panel d, 8
+// columns at a time by an 8x8 transpose: plain stores of 8 lanes for 6, each overwritten by the next but the
+// panel's last, stored masked (the panel after it is written later, but past the last one is outside dst).
+static void pack_a_rows(int64_t M, int64_t m0, int64_t k0, int64_t kcb, const float *a, int64_t rs, float *d) {
+    const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    int64_t k = 0;
+    for (; k + 8 <= kcb; k += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; i++)
+            r[i] = i < MR && m0 + i < M ? _mm256_loadu_ps(a + (m0 + i) * rs + k0 + k) : _mm256_setzero_ps();
+        transpose8(r);
+        for (int j = 0; j < 8; j++) {
+            if (k + j + 1 < kcb) _mm256_storeu_ps(d + (k + j) * MR, r[j]);
+            else _mm256_maskstore_ps(d + (k + j) * MR, six, r[j]);
+        }
+    }
+    for (; k < kcb; k++)
+        for (int64_t i = 0; i < MR; i++) d[k * MR + i] = m0 + i < M ? a[(m0 + i) * rs + k0 + k] : 0.f;
+}
+
 void cnb_sgemm_6x16_avx2_pack_a(int64_t M, int64_t K, int64_t kc, const float *a, int64_t rs, int64_t cs, float *dst) {
     const int64_t Mp = cdiv(M, MR) * MR;
     for (int64_t k0 = 0; k0 < K; k0 += kc) {
         const int64_t kcb = min64(kc, K - k0);
         for (int64_t m0 = 0; m0 < Mp; m0 += MR) {
             float *d = dst + k0 * Mp + m0 * kcb;
+            if (cs == 1) {
+                pack_a_rows(M, m0, k0, kcb, a, rs, d);
+                continue;
+            }
             // Walk the source along its unit stride (the panel itself, kcb x 6, stays in L1).
             for (int64_t r = 0; r < MR; r++) {
                 const float *s = a + (m0 + r) * rs + k0 * cs;
@@ -56,8 +94,43 @@ void cnb_sgemm_6x16_avx2_pack_a(int64_t M, int64_t K, int64_t kc, const float *a
     }
 }
 
+void cnb_sgemm_6x16_avx2_pack_a_panel(int64_t M, int64_t K, int64_t kc, int64_t m0, const float *a, int64_t rs,
+                                      float *dst) {
+    const int64_t Mp = cdiv(M, MR) * MR;
+    for (int64_t k0 = 0; k0 < K; k0 += kc) {
+        const int64_t kcb = min64(kc, K - k0);
+        pack_a_rows(M - m0, 0, k0, kcb, a, rs, dst + k0 * Mp + m0 * kcb);
+    }
+}
+
 size_t cnb_sgemm_6x16_avx2_packed_b_floats(int64_t N, int64_t K) {
     return (size_t)(cdiv(N, NR) * NR) * (size_t)K;
+}
+
+// Columns [0, 16) (zeros past N) of a B whose columns are contiguous (element (k, n) at b[k + n * cs], B =
+// W^T), rows [k0, k0 + kcb), into the micro-panel d: 8 columns x 8 rows at a time by an 8x8 transpose (d is
+// 64-byte aligned: Np and n0 are multiples of 16), the last kcb % 8 rows one by one.
+static void pack_b_cols(int64_t N, int64_t k0, int64_t kcb, const float *b, int64_t cs, float *d) {
+    int64_t k = 0;
+    for (; k + 8 <= kcb; k += 8)
+        for (int64_t h = 0; h < NR; h += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = h + i < N ? _mm256_loadu_ps(b + k0 + k + (h + i) * cs) : _mm256_setzero_ps();
+            transpose8(r);
+            for (int j = 0; j < 8; j++) _mm256_store_ps(d + (k + j) * NR + h, r[j]);
+        }
+    for (; k < kcb; k++)
+        for (int64_t t = 0; t < NR; t++) d[k * NR + t] = t < N ? b[k0 + k + t * cs] : 0.f;
+}
+
+void cnb_sgemm_6x16_avx2_pack_b_panel(int64_t N, int64_t K, int64_t kc, int64_t n0, const float *b, int64_t cs,
+                                      float *dst) {
+    const int64_t Np = cdiv(N, NR) * NR;
+    for (int64_t k0 = 0; k0 < K; k0 += kc) {
+        const int64_t kcb = min64(kc, K - k0);
+        pack_b_cols(N - n0, k0, kcb, b, cs, dst + k0 * Np + n0 * kcb);
+    }
 }
 
 void cnb_sgemm_6x16_avx2_pack_b_full(int64_t N, int64_t K, int64_t kc, const float *b, int64_t rs, int64_t cs, float *dst) {
@@ -67,12 +140,7 @@ void cnb_sgemm_6x16_avx2_pack_b_full(int64_t N, int64_t K, int64_t kc, const flo
         for (int64_t n0 = 0; n0 < Np; n0 += NR) {
             float *d = dst + k0 * Np + n0 * kcb;
             if (rs == 1) {
-                // Columns are contiguous (B = W^T): walk each down its unit stride.
-                for (int64_t t = 0; t < NR; t++) {
-                    const float *s = b + k0 + (n0 + t) * cs;
-                    if (n0 + t < N) for (int64_t k = 0; k < kcb; k++) d[k * NR + t] = s[k];
-                    else for (int64_t k = 0; k < kcb; k++) d[k * NR + t] = 0.f;
-                }
+                pack_b_cols(N - n0, k0, kcb, b + n0 * cs, cs, d);
                 continue;
             }
             for (int64_t k = 0; k < kcb; k++)

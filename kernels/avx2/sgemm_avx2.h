@@ -48,11 +48,22 @@ size_t cnb_sgemm_6x16_avx2_packed_a_floats(int64_t M, int64_t K);
  * p * 6 * kcb, rows past M zero. */
 void cnb_sgemm_6x16_avx2_pack_a(int64_t M, int64_t K, int64_t kc, const float *a, int64_t rs, int64_t cs, float *dst);
 
+/* One 6-row micro-panel of A, rows [m0, m0 + 6) (zeros past M), in every KC block of the layout above: a
+ * points at row m0 (element (m, k) at a[(m - m0) * rs + k]). Packing panel by panel lets the caller prepare A's
+ * rows a few at a time (e.g. reorder them) in a small buffer. */
+void cnb_sgemm_6x16_avx2_pack_a_panel(int64_t M, int64_t K, int64_t kc, int64_t m0, const float *a, int64_t rs,
+                                      float *dst);
+
 /* The whole of B (element (k, n) at b[k * rs + n * cs]) packed once, for a B that is reused (weights):
  * the block of depth kcb starting at k0 at dst + k0 * roundup(N, 16), inside it panel j (kcb x 16) at
  * j * 16 * kcb, columns past N zero. cnb_sgemm_6x16_avx2_packed_b_floats(N, K) floats. */
 size_t cnb_sgemm_6x16_avx2_packed_b_floats(int64_t N, int64_t K);
 void cnb_sgemm_6x16_avx2_pack_b_full(int64_t N, int64_t K, int64_t kc, const float *b, int64_t rs, int64_t cs, float *dst);
+
+/* One 16-column micro-panel of a B with contiguous columns (B = W^T), columns [n0, n0 + 16) (zeros past N), in
+ * every KC block of pack_b_full's layout: b points at column n0 (element (k, n) at b[k + (n - n0) * cs]). */
+void cnb_sgemm_6x16_avx2_pack_b_panel(int64_t N, int64_t K, int64_t kc, int64_t n0, const float *b, int64_t cs,
+                                      float *dst);
 
 /* Floats of the packed-B buffer one thread needs (kc x nc, rounded up), 64-byte multiples. */
 size_t cnb_sgemm_6x16_avx2_pack_b_floats(const cnb_sgemm_blocking *blk);
