@@ -30,8 +30,14 @@ bool cnb_impl_matches(const char *name, const char *globs) {
 
 bool cnb_parse_threads(const char *s, int cores, int *list, int *n, char *msg, size_t msize) {
     *n = 0;
+    if (cores > CNB_MAX_THREADS) cores = CNB_MAX_THREADS;
     if (!strcmp(s, "scaling")) {
-        for (int t = 1; t <= cores && *n < CNB_MAX_THREAD_COUNTS; t++) list[(*n)++] = t;
+        if (cores <= CNB_MAX_THREAD_COUNTS) {
+            for (int t = 1; t <= cores; t++) list[(*n)++] = t;
+        } else {
+            for (int t = 1; t < cores; t *= 2) list[(*n)++] = t;
+            list[(*n)++] = cores;
+        }
         return true;
     }
     char buf[256];
@@ -44,7 +50,10 @@ bool cnb_parse_threads(const char *s, int cores, int *list, int *n, char *msg, s
             return false;
         }
         if (v > cores) {
-            snprintf(msg, msize, "--threads %ld: this machine has %d physical cores; more threads than cores is refused", v, cores);
+            if (cores == CNB_MAX_THREADS)
+                snprintf(msg, msize, "--threads %ld: at most %d threads are supported", v, CNB_MAX_THREADS);
+            else
+                snprintf(msg, msize, "--threads %ld: this machine has %d physical cores; more threads than cores is refused", v, cores);
             return false;
         }
         list[(*n)++] = (int)v;

@@ -60,7 +60,8 @@ typedef struct bench_entry {
     char name[400];         /* the benchmark's registered name */
     void *workspace;
     size_t workspace_size;
-    int cpus[CNB_MAX_THREAD_COUNTS];
+    int cpus[CNB_MAX_THREADS];        /* where each thread was pinned */
+    long tids[CNB_MAX_THREADS];       /* and which OS thread it was */
     char pin_report[256];
     bool pin_ok, announced;
     double est_s;           /* wall time of the agreement run (plan + one run): an upper bound of one run */
@@ -127,6 +128,7 @@ static void bench_body(cnb_gb_state *st, void *arg) {
         cnb_gb_skip_with_error(st, err.msg);
         return;
     }
+    cnb_topo_thread_ids(e->threads, e->tids);
     // The library's allocator: a large workspace gets huge pages, as the library's own buffers do.
     if (e->workspace_size && !e->workspace && !(e->workspace = cnb_malloc(e->workspace_size))) {
         cnb_gb_skip_with_error(st, "out of memory for the workspace");
@@ -154,7 +156,7 @@ static void bench_body(cnb_gb_state *st, void *arg) {
     cnb_gb_set_counter(st, "GFLOP/s", L->flops * it * 1e-9, CNB_GB_RATE);
     cnb_gb_set_counter(st, "GB/s", L->bytes * it * 1e-9, CNB_GB_RATE);
     cnb_gb_set_counter(st, "agreement_error", e->agree.err, 0);
-    e->pin_ok = cnb_topo_check_pinning(&c->topo, e->threads, e->cpus, e->pin_report, sizeof e->pin_report) == CNB_OK;
+    e->pin_ok = cnb_topo_check_pinning(&c->topo, e->threads, e->cpus, e->tids, e->pin_report, sizeof e->pin_report) == CNB_OK;
 }
 
 /* An entry that failed its agreement check or its plan is reported, never timed. */

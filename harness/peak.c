@@ -394,7 +394,7 @@ cnb_status cnb_peaks_measure_scaled(const cnb_topo *t, double scale, cnb_peaks *
 
     if (p->pinned) {
         char rep[256];
-        if (cnb_topo_check_pinning(t, cores, cpus, rep, sizeof rep) != CNB_OK) {
+        if (cnb_topo_check_pinning(t, cores, cpus, NULL, rep, sizeof rep) != CNB_OK) {
             p->pinned = false;
             add_note(p, "threads moved during the measurement: %s", rep);
         }

@@ -59,11 +59,16 @@ int cnb_topo_core_of_cpu(const cnb_topo *t, int os_cpu);
 // thread runs outside its core afterwards. Later `omp parallel num_threads(nthreads)` regions reuse the
 // same, now pinned threads (see topo.c); cnb_topo_check_pinning verifies that.
 cnb_status cnb_topo_pin_threads(const cnb_topo *t, int nthreads, int *cpu_of_thread, cnb_error *err);
+// The OS thread id (gettid) of each member of a team of nthreads, into tid[0, nthreads).
+void cnb_topo_thread_ids(int nthreads, long *tid);
 // Run a parallel region of nthreads and compare each thread's sched_getcpu() with expected_cpu[i].
 // CNB_OK when all match; CNB_E_UNSUPPORTED when some thread moved (or the team is smaller);
 // CNB_E_INVALID_ARG for bad arguments. report (may be NULL) gets one line: "thread 0: cpu 0, ...".
-cnb_status cnb_topo_check_pinning(const cnb_topo *t, int nthreads, const int *expected_cpu, char *report,
-                                  size_t size);
+// With expected_tid (from cnb_topo_thread_ids right after pinning; may be NULL), a member that is another
+// OS thread than the one pinned is reported "replaced", not counted as moved: the pinned one has ended
+// (the OpenMP runtime ended it after a smaller team) and the new one was never pinned.
+cnb_status cnb_topo_check_pinning(const cnb_topo *t, int nthreads, const int *expected_cpu, const long *expected_tid,
+                                  char *report, size_t size);
 // Bind the threads of a team of nthreads back to the process's binding at load time (undoes pinning).
 cnb_status cnb_topo_unpin_threads(const cnb_topo *t, int nthreads, cnb_error *err);
 

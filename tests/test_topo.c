@@ -67,24 +67,24 @@ static void test_pinning(tctx *c, const cnb_topo *t) {
         for (int i = 0; i < n; i++)
             check(c, cnb_topo_core_of_cpu(t, cpu[i]) == i, "%d threads: thread %d on cpu %d, core %d, want core %d", n,
                   i, cpu[i], cnb_topo_core_of_cpu(t, cpu[i]), i);
-        check(c, cnb_topo_check_pinning(t, n, cpu, rep, sizeof rep) == CNB_OK, "%d threads moved in a second region: %s",
+        check(c, cnb_topo_check_pinning(t, n, cpu, NULL, rep, sizeof rep) == CNB_OK, "%d threads moved in a second region: %s",
               n, rep);
         // A region that does some work in between, then the check again.
         double s = 0;
 #pragma omp parallel for num_threads(n) reduction(+ : s)
         for (int k = 0; k < 1000000; k++) s += k * 0.5;
-        check(c, s > 0 && cnb_topo_check_pinning(t, n, cpu, rep, sizeof rep) == CNB_OK,
+        check(c, s > 0 && cnb_topo_check_pinning(t, n, cpu, NULL, rep, sizeof rep) == CNB_OK,
               "%d threads moved after a parallel for: %s", n, rep);
     }
     err.msg[0] = 0;
     check(c, cnb_topo_pin_threads(t, cores + 1, cpu, &err) == CNB_E_INVALID_ARG && strstr(err.msg, "physical core"),
           "pinning %d threads on %d cores was not refused (message '%s')", cores + 1, cores, err.msg);
     check(c, cnb_topo_pin_threads(t, 0, cpu, &err) == CNB_E_INVALID_ARG, "pinning 0 threads was not refused");
-    check(c, cnb_topo_check_pinning(t, 1, NULL, rep, sizeof rep) == CNB_E_INVALID_ARG, "check without expectations");
+    check(c, cnb_topo_check_pinning(t, 1, NULL, NULL, rep, sizeof rep) == CNB_E_INVALID_ARG, "check without expectations");
     // A wrong expectation must be reported as moved.
     if (cnb_topo_pin_threads(t, 1, cpu, &err) == CNB_OK) {
         int wrong = cpu[0] + 1000;
-        check(c, cnb_topo_check_pinning(t, 1, &wrong, rep, sizeof rep) == CNB_E_UNSUPPORTED && strstr(rep, "expected"),
+        check(c, cnb_topo_check_pinning(t, 1, &wrong, NULL, rep, sizeof rep) == CNB_E_UNSUPPORTED && strstr(rep, "expected"),
               "a wrong cpu was not reported: %s", rep);
     }
     check(c, cnb_topo_unpin_threads(t, maxn, &err) == CNB_OK, "unpin: %s", err.msg);
