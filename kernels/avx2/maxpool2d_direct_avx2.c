@@ -1,6 +1,7 @@
 // maxpool2d.direct.avx2: MaxPool2d with PyTorch 1.13's rule (an element wins if greater or NaN: first index of
 // ties, last NaN), 8 output columns of one output row per vector, taps scanned in PyTorch's row-major order.
-// Stride-2 taps deinterleave even/odd columns of two loads (specialised for 2x2/s2 and 3x3/s2), stride 1 loads,
+// Stride-2 taps deinterleave even/odd columns of two loads (specialised for 2x2/s2 and 3x3/s2; 3x3/s2/p1 by
+// aligned loads and a lane permute, hmax_odd), stride 1 loads,
 // larger strides gather. NCHW float32, int64 h*W+w indices; needs AVX2; OpenMP over (plane, output row) ranges.
 #include <assert.h>
 #include <immintrin.h>
@@ -223,6 +224,23 @@ static ALWAYS_INLINE __m256 hmax_pad1(const float *r, __m256 *bad) {
     return _mm256_max_ps(_mm256_shuffle_ps(_mm256_loadu_ps(r), _mm256_loadu_ps(r + 8), 0xDD), h);
 }
 
+// One input row's part of the 3-wide stride-2 windows of 8 outputs that start at odd columns 2j - 1 (one
+// column of left padding), r at the even column 2j0 of the first: columns r[0, 16) split into evens E (taps
+// 2j) and odds O (taps 2j + 1), and the odds moved one output on (taps 2j - 1) by a lane permute that takes
+// its first lane from the previous vector's, *prev (column -1: -inf). Aligned 16-column loads, no load per
+// tap: 1.5x the shifted-load version of hmax. Lanes in the deinterleaved order; NaN checked over r[0, 16).
+static ALWAYS_INLINE __m256 hmax_odd(const float *r, __m256 *prev, __m256 *bad, __m256i idx) {
+    const __m256 a = _mm256_loadu_ps(r), b = _mm256_loadu_ps(r + 8);
+    *bad = _mm256_or_ps(*bad, _mm256_cmp_ps(a, b, _CMP_UNORD_Q));
+    const __m256 e = _mm256_shuffle_ps(a, b, 0x88), o = _mm256_shuffle_ps(a, b, 0xDD);
+    // Deinterleaved lane i holds output (0 1 4 5 2 3 6 7)[i]; lane i takes the odd tap of the output before
+    // it: lane 0 (output 0) the last odd of the previous vector, which is this permute's lane 0 there.
+    const __m256 t = _mm256_permutevar8x32_ps(o, idx), op = _mm256_blend_ps(t, *prev, 1);
+    *prev = t;
+    // Taps in order 2j - 1, 2j, 2j + 1: _mm256_max_ps(later, earlier) keeps the earlier of equal values.
+    return _mm256_max_ps(o, _mm256_max_ps(e, op));
+}
+
 // Outputs [lo, hi) (hi - lo >= 8) of a K x K stride-2 window over the NR input rows rp[] (in order), whole
 // vectors only: the last one overlaps its predecessor instead of masking. PAD1 (3-wide windows, lo == 1 and
 // one column of left padding): output 0 too, by hmax_pad1. Returns the NaN flags.
@@ -329,13 +347,24 @@ static ALWAYS_INLINE void pair_k3s2(const ctx *c, const float *xp, int64_t oh, f
     __m256 bad = _mm256_setzero_ps();
     int64_t ow0 = lo, last = -1;   // last: window start of the last vector, whose column last + 16 is unchecked
     if (PAD1) {
-        __m256 h[5];
-        for (int i = 0; i < 5; i++) h[i] = hmax_pad1(r[i], &bad);
-        _mm256_storeu_ps(y0, cnb_avx2_unscramble(_mm256_max_ps(h[2], _mm256_max_ps(h[1], h[0]))));
-        _mm256_storeu_ps(y1, cnb_avx2_unscramble(_mm256_max_ps(h[4], _mm256_max_ps(h[3], h[2]))));
-        ow0 = 8;
+        // Whole vectors from output 0 (hi <= W / 2, so their 16 columns lie in the row), then the rest by
+        // one vector that overlaps them.
+        const __m256i idx = _mm256_setr_epi32(7, 0, 5, 2, 1, 4, 3, 6);
+        __m256 tp[5];
+        for (int i = 0; i < 5; i++) tp[i] = _mm256_set1_ps(-INFINITY);   // column -1: the padding
+        const int64_t nv = hi / 8;
+        for (int64_t k = 0; k < nv; k++) {
+            __m256 h[5];
+            // The next pair's 4 new rows, a line each per vector: the five row streams from L3 otherwise
+            // wait on the hardware prefetchers at every row start (1x64x112x112: 91 -> 85 us).
+            for (int i = 1; i < 5; i++) _mm_prefetch((const char *)(r[i] + 4 * c->W + 16 * k), _MM_HINT_T0);
+            for (int i = 0; i < 5; i++) h[i] = hmax_odd(r[i] + 16 * k, &tp[i], &bad, idx);
+            _mm256_storeu_ps(y0 + 8 * k, cnb_avx2_unscramble(_mm256_max_ps(h[2], _mm256_max_ps(h[1], h[0]))));
+            _mm256_storeu_ps(y1 + 8 * k, cnb_avx2_unscramble(_mm256_max_ps(h[4], _mm256_max_ps(h[3], h[2]))));
+        }
+        ow0 = 8 * nv < hi ? hi - 8 : hi;
     }
-    if (!PAD1 || hi > 8)
+    if (!PAD1 || ow0 < hi)
         for (;; ow0 += 8) {
             if (ow0 > hi - 8) ow0 = hi - 8;   // the last vector overlaps its predecessor instead of masking
             const int64_t off = c0lo + 2 * (ow0 - lo);
