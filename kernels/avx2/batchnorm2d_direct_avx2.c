@@ -22,6 +22,10 @@ void cnb_batchnorm2d_direct_avx2_free(cnb_plan_data *p);
 // size: the chunks fix the summation order, and with it the bits of the statistics, whatever the thread
 // count or machine.
 enum { CHUNK = 2048 };
+// The statistics pass of a tensor in memory order (not the fused batch-1 path) prefetches this many values
+// ahead: one core's single read stream from DRAM is latency-bound (8x256x56x56, 25.7 MB: 2.15 -> 1.75 ms
+// for train, eval 1.0 ms; 1-2 KB ahead helped less, the fused path only lost).
+enum { PF_DIST = 4096 };
 
 // y = (x - mh) * sc + sh. mh is the mean rounded to float: x - mh is exact for x within a factor 2 of it
 // (Sterbenz), so inputs near 1e4 with a small spread keep their digits; the rounding of the mean
@@ -121,6 +125,10 @@ static sums float_sums(const float *p, int64_t m, float k, const float *xn, floa
         __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, q0 = s0, q1 = s0, q2 = s0, q3 = s0;
         if (i + 128 <= m) {
             for (int j = 0; j < 4; j++, i += 32) {
+                if (!xn) {
+                    _mm_prefetch((const char *)(p + i + PF_DIST), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(p + i + PF_DIST + 16), _MM_HINT_T0);
+                }
                 const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(p + i), vk);
                 const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(p + i + 8), vk);
                 const __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(p + i + 16), vk);
