@@ -32,8 +32,15 @@ __extension__ typedef __int128 cnb_i128;
 static int64_t cell_start(int64_t o, int64_t n, int64_t len) { return (int64_t)((cnb_i128)o * len / n); }
 static int64_t cell_end(int64_t o, int64_t n, int64_t len) { return (int64_t)(((cnb_i128)(o + 1) * len + n - 1) / n); }
 
+// Cells the general path sums by the column table: at most 8 output columns over at most 256 input columns.
+static bool small_cells(const cnb_geom *g) { return g->OW <= 8 && g->W <= 256; }
+
+static double *column_table(const cnb_geom *g, const int64_t *bounds) {
+    return (double *)(bounds + 2 * (g->OH + g->OW) + 4 - (2 * (g->OH + g->OW)) % 4);
+}
+
 // The cell bounds, [start, end) per output row then per output column: the general path reads them for every
-// row, and 64-bit divisions there would cost more than the sums.
+// row, and 64-bit divisions there would cost more than the sums. For small_cells also a column table.
 cnb_status cnb_adaptiveavgpool2d_direct_avx2_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p,
                                                   cnb_error *err) {
     (void)w;
@@ -43,13 +50,27 @@ cnb_status cnb_adaptiveavgpool2d_direct_avx2_plan(const cnb_geom *g, const cnb_w
         p->workspace_bytes = 0;
         return CNB_OK;
     }
-    int64_t *b = cnb_malloc(2 * (size_t)(g->OH + g->OW) * sizeof *b);
+    const size_t nb = 2 * (size_t)(g->OH + g->OW), nt = small_cells(g) ? (size_t)((g->W + 3) / 4 * 4 + 1) * 8 : 0;
+    // The bounds, then (small_cells) the column table 32-byte aligned: 4 int64 of slack before it.
+    int64_t *b = cnb_aligned_alloc(32, (nb + 4) * sizeof *b + nt * sizeof(double));
     if (!b) return cnb_fail(err, CNB_E_NOMEM, "adaptiveavgpool2d.direct.avx2: out of memory for %lld cell bounds",
                             (long long)(g->OH + g->OW));
     for (int64_t o = 0; o < g->OH; o++) b[2 * o] = cell_start(o, g->OH, g->H), b[2 * o + 1] = cell_end(o, g->OH, g->H);
     for (int64_t o = 0; o < g->OW; o++) {
         b[2 * (g->OH + o)] = cell_start(o, g->OW, g->W);
         b[2 * (g->OH + o) + 1] = cell_end(o, g->OW, g->W);
+    }
+    if (nt) {
+        // Row w: 1 in lane o when column w belongs to cell o (rows up to W rounded up to 4, the last ones
+        // zero); then the cells' widths.
+        double *a = column_table(g, b);
+        for (size_t i = 0; i < nt; i++) a[i] = 0.0;
+        for (int64_t o = 0; o < g->OW; o++) {
+            const int64_t w0 = b[2 * (g->OH + o)], w1 = b[2 * (g->OH + o) + 1];
+            for (int64_t w = w0; w < w1; w++) a[w * 8 + o] = 1.0;
+            a[(g->W + 3) / 4 * 4 * 8 + o] = (double)(w1 - w0);
+        }
+        for (int64_t o = g->OW; o < 8; o++) a[(g->W + 3) / 4 * 4 * 8 + o] = 1.0;   // unused lanes: no 0/0
     }
     p->priv = b;
     p->workspace_bytes = 0;
@@ -238,6 +259,7 @@ enum { BUF = 2048 };   // doubles of the per-thread row buffer (on the stack)
 typedef struct gen {
     int64_t H, W, OH, OW;
     const int64_t *hb, *wb;   // cell bounds from plan(): rows [hb[2o], hb[2o+1]), columns likewise
+    const double *tab;        // small_cells: the column table from plan(), else NULL
 } gen;
 
 // Output row oh of plane xp, in double: per chunk of output columns whose cells span at most BUF input
@@ -274,13 +296,54 @@ static void gen_row(const gen *e, const float *xp, int64_t oh, float *yr, double
     }
 }
 
+// gen_row for small_cells, all cells at once: per 4 columns, their sums over the cell rows (as gen_row), then
+// each column's sum broadcast (a lane permute, no round trip through memory) times its row of the column
+// table: 8 lanes of 0/1, so a cell's lane adds its columns and the others add +-0. Four sets of
+// accumulators against the FMA latency; one division per 4 cells. A non-finite column sum would make NaN
+// of the 0 lanes: such a row is redone by gen_row.
+static void gen_row_small(const gen *e, const double *tab, const float *xp, int64_t oh, float *yr, double *buf,
+                          bool whole) {
+    const int64_t h0 = e->hb[2 * oh], h1 = e->hb[2 * oh + 1], W = e->W;
+    __m256d bad = _mm256_setzero_pd();
+    // Named accumulators: gcc keeps an array of vectors in memory across the loop.
+    __m256d l0 = _mm256_setzero_pd(), l1 = l0, l2 = l0, l3 = l0, u0 = l0, u1 = l0, u2 = l0, u3 = l0;
+    for (int64_t w = 0; w < W; w += 4) {
+        __m256d s = _mm256_setzero_pd();
+        for (int64_t h = h0; h < h1; h++) s = _mm256_add_pd(s, load4d(xp + h * W + w, W - w));
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(_mm256_sub_pd(s, s), s, _CMP_UNORD_Q));
+        const double *t = tab + w * 8;   // rows past W are zero, as are s's lanes past W
+        const __m256d v0 = _mm256_permute4x64_pd(s, 0x00), v1 = _mm256_permute4x64_pd(s, 0x55);
+        const __m256d v2 = _mm256_permute4x64_pd(s, 0xAA), v3 = _mm256_permute4x64_pd(s, 0xFF);
+        l0 = _mm256_fmadd_pd(v0, _mm256_load_pd(t), l0), u0 = _mm256_fmadd_pd(v0, _mm256_load_pd(t + 4), u0);
+        l1 = _mm256_fmadd_pd(v1, _mm256_load_pd(t + 8), l1), u1 = _mm256_fmadd_pd(v1, _mm256_load_pd(t + 12), u1);
+        l2 = _mm256_fmadd_pd(v2, _mm256_load_pd(t + 16), l2), u2 = _mm256_fmadd_pd(v2, _mm256_load_pd(t + 20), u2);
+        l3 = _mm256_fmadd_pd(v3, _mm256_load_pd(t + 24), l3), u3 = _mm256_fmadd_pd(v3, _mm256_load_pd(t + 28), u3);
+    }
+    if (_mm256_movemask_pd(bad)) {
+        gen_row(e, xp, oh, yr, buf);
+        return;
+    }
+    const double *cnt = tab + (W + 3) / 4 * 4 * 8;
+    const __m256d rows = _mm256_set1_pd((double)(h1 - h0));
+    const __m256d slo = _mm256_add_pd(_mm256_add_pd(l0, l1), _mm256_add_pd(l2, l3));
+    const __m256d shi = _mm256_add_pd(_mm256_add_pd(u0, u1), _mm256_add_pd(u2, u3));
+    const __m256d alo = _mm256_div_pd(slo, _mm256_mul_pd(rows, _mm256_load_pd(cnt)));
+    const __m256d ahi = _mm256_div_pd(shi, _mm256_mul_pd(rows, _mm256_load_pd(cnt + 4)));
+    const __m256 out = _mm256_set_m128(_mm256_cvtpd_ps(ahi), _mm256_cvtpd_ps(alo));
+    // All 8 lanes where the next output row, written after this one, takes what spills (a masked store costs
+    // as much as the rest of the row here).
+    if (whole) _mm256_storeu_ps(yr, out);
+    else cnb_avx2_store_n(yr, out, e->OW);
+}
+
 // Output rows [r0, r1).
 static void gen_rows(const gen *e, const float *x, float *y, int64_t r0, int64_t r1) {
-    double buf[BUF + 4];
+    _Alignas(32) double buf[BUF + 4];
     int64_t oh = r0 % e->OH;
     const float *xp = x + r0 / e->OH * e->H * e->W;
     for (int64_t r = r0; r < r1; r++) {
-        gen_row(e, xp, oh, y + r * e->OW, buf);
+        if (e->tab) gen_row_small(e, e->tab, xp, oh, y + r * e->OW, buf, r * e->OW + 8 <= r1 * e->OW);
+        else gen_row(e, xp, oh, y + r * e->OW, buf);
         if (++oh == e->OH) oh = 0, xp += e->H * e->W;
     }
 }
@@ -291,6 +354,7 @@ typedef struct job {
     int64_t planes, H, W, OH, OW;
     eq e;
     const int64_t *bounds;   // plan(): hb then wb of struct gen
+    const double *tab;       // plan(): small_cells' column table, or NULL
 } job;
 
 // Items [i0, i1): planes (global average), elements (1x1 cells) or (plane, output row) (the others).
@@ -298,7 +362,8 @@ static void work_global(const job *j, int64_t i0, int64_t i1) { global_avg(j->x,
 static void work_identity(const job *j, int64_t i0, int64_t i1) { identity(j->x, j->y, i0, i1); }
 static void work_eq(const job *j, int64_t i0, int64_t i1) { eq_rows(&j->e, j->x, j->y, j->planes * j->OH, i0, i1); }
 static void work_gen(const job *j, int64_t i0, int64_t i1) {
-    const gen e = {.H = j->H, .W = j->W, .OH = j->OH, .OW = j->OW, .hb = j->bounds, .wb = j->bounds + 2 * j->OH};
+    const gen e = {.H = j->H, .W = j->W, .OH = j->OH, .OW = j->OW, .hb = j->bounds, .wb = j->bounds + 2 * j->OH,
+                   .tab = j->tab};
     gen_rows(&e, j->x, j->y, i0, i1);
 }
 
@@ -330,7 +395,7 @@ cnb_status cnb_adaptiveavgpool2d_direct_avx2_run(const cnb_plan_data *p, const c
     assert(io->x && io->y && io->threads > 0);
 
     job j = {.x = io->x, .y = io->y, .planes = g->N * g->C, .H = g->H, .W = g->W, .OH = g->OH, .OW = g->OW,
-             .bounds = p->priv};
+             .bounds = p->priv, .tab = small_cells(g) ? column_table(g, p->priv) : NULL};
     if (j.H % j.OH == 0 && j.W % j.OW == 0) {
         j.e = (eq){.H = j.H, .W = j.W, .OH = j.OH, .OW = j.OW, .kh = j.H / j.OH, .kw = j.W / j.OW};
         const int64_t div = j.e.kh * j.e.kw;
