@@ -20,6 +20,7 @@ if IMPL:
         f=re.search(r'\s(-?\d+)\s+([0-9.eE+-]+)\s',l)   # prio, then max_err
         if l.split()[:1]==[IMPL] and f: TOL=float(f.group(2))
 random.seed(int(sys.argv[1]) if len(sys.argv)>1 else 0)
+torch.manual_seed(int(sys.argv[1]) if len(sys.argv)>1 else 0)   # the data too: a failure can be run again
 def rnd_conv(d2):
     g=random.choice([1,1,2,3]); cin=g*random.randint(1,3); cout=g*random.randint(1,3)
     k=[random.randint(1,4) for _ in range(2 if d2 else 1)]
