@@ -390,7 +390,7 @@ static ALWAYS_INLINE void pair_k3s2(const ctx *c, const float *xp, int64_t oh, f
 
 typedef struct job {
     const ctx *c;
-    const float *x;
+    const float *x, *x_end;   // the input, and one past its last value
     float *y;
     int64_t *ind;
 } job;
@@ -420,6 +420,40 @@ static ALWAYS_INLINE void rows(const job *j, int64_t r0, int64_t r1, const int64
 }
 
 static void work_k2s2(const job *j, int64_t r0, int64_t r1) { rows(j, r0, r1, 2, 2, 1, FAST); }
+
+// 2x2/s2 values without padding and without windows past the plane (2*OH <= H, 2*OW <= W): output rows
+// [r0, r1) without row()'s bounds work, which costs as much as the vectors of a 7- or 14-wide row (VGG's
+// last pools). Whole vectors, the last one overlapping its predecessor; a row of fewer than 8 outputs is
+// one vector whose loads run into the next input row and whose store into the next output row (written
+// after it), masked where that row is not this range's or the loads would leave the input.
+static void work_k2s2_plain(const job *j, int64_t r0, int64_t r1) {
+    const ctx *c = j->c;
+    const int64_t W = c->W, OW = c->OW, OH = c->OH, HW = c->H * W;
+    int64_t oh = r0 % OH;
+    const float *xp = j->x + r0 / OH * HW;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *a = xp + 2 * oh * W, *b = a + W;
+        float *yr = j->y + r * OW;
+        __m256 bad = _mm256_setzero_ps();
+        if (OW >= 8) {
+            for (int64_t ow0 = 0;; ow0 += 8) {
+                if (ow0 > OW - 8) ow0 = OW - 8;
+                const __m256 m = _mm256_max_ps(hmax(b + 2 * ow0, &bad, 2), hmax(a + 2 * ow0, &bad, 2));
+                _mm256_storeu_ps(yr + ow0, cnb_avx2_unscramble(m));
+                if (ow0 == OW - 8) break;
+            }
+        } else if (b + 16 <= j->x_end) {
+            const __m256 m = cnb_avx2_unscramble(_mm256_max_ps(hmax(b, &bad, 2), hmax(a, &bad, 2)));
+            if (r * OW + 8 <= r1 * OW) _mm256_storeu_ps(yr, m);
+            else cnb_avx2_store_n(yr, m, OW);
+        } else {
+            row(c, xp, oh, yr, NULL, 2, 2, 1, FAST);
+        }
+        // A NaN in the columns read (maybe the next row's, for short rows): this row again, exactly.
+        if (_mm256_movemask_ps(bad)) row(c, xp, oh, yr, NULL, 2, 2, 1, EXACT);
+        if (++oh == OH) oh = 0, xp += HW;
+    }
+}
 static void work_k3s2(const job *j, int64_t r0, int64_t r1) { rows(j, r0, r1, 3, 2, 1, FAST); }
 static void work_s1(const job *j, int64_t r0, int64_t r1) { rows(j, r0, r1, j->c->kw, 1, j->c->dw, FAST); }
 static void work_s2(const job *j, int64_t r0, int64_t r1) { rows(j, r0, r1, j->c->kw, 2, j->c->dw, FAST); }
@@ -488,11 +522,12 @@ cnb_status cnb_maxpool2d_direct_avx2_run(const cnb_plan_data *p, const cnb_io *i
     const bool idx_vec = c.H * c.W <= INT32_MAX;
 
     void (*work)(const job *, int64_t, int64_t);
-    if (!ind) work = k2s2 ? work_k2s2 : k3s2 ? work_k3s2 : c.sw == 1 ? work_s1 : c.sw == 2 ? work_s2 : work_gen;
+    const bool plain = k2s2 && c.sh == 2 && c.dh == 1 && c.pt == 0 && c.pl == 0 && 2 * c.OH <= c.H && 2 * c.OW <= c.W;
+    if (!ind) work = plain ? work_k2s2_plain : k2s2 ? work_k2s2 : k3s2 ? work_k3s2 : c.sw == 1 ? work_s1 : c.sw == 2 ? work_s2 : work_gen;
     else if (!idx_vec) work = work_scalar_idx;
     else work = k2s2 ? work_k2s2_idx : k3s2 ? work_k3s2_idx : c.sw == 1 ? work_s1_idx : c.sw == 2 ? work_s2_idx
                                                                                        : work_gen_idx;
-    const job j = {.c = &c, .x = x, .y = y, .ind = ind};
+    const job j = {.c = &c, .x = x, .x_end = x + g->in_numel, .y = y, .ind = ind};
     const int64_t rows = g->N * g->C * c.OH;
     // Chunks of about 64 KiB of input, an even number of rows (3x3 stride-2 rows go in pairs).
     const int64_t chunk = max64(2, 16384 / max64(1, c.W) / c.sh / 2 * 2);   // sh * W may overflow
