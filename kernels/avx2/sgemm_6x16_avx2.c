@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "core/cpu.h"
+#include "kernels/avx2/avx2_util.h"
 #include "kernels/avx2/sgemm_avx2.h"
 
 #define MR CNB_SGEMM_6X16_MR
@@ -40,20 +41,6 @@ size_t cnb_sgemm_6x16_avx2_packed_a_floats(int64_t M, int64_t K) {
     return (size_t)(cdiv(M, MR) * MR) * (size_t)K;
 }
 
-// Transposes the 8x8 block r[0..7] (row i in r[i]) in place.
-static inline void transpose8(__m256 r[8]) {
-    __m256 t[8], u[8];
-    for (int i = 0; i < 8; i += 2) t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44), u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44), u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-    }
-}
-
 // Rows [m0, m0 + 6) (zeros past M) of a row-major a, columns [k0, k0 + kcb), into the 6-row micro-panel d, 8
 // columns at a time by an 8x8 transpose: plain stores of 8 lanes for 6, each overwritten by the next but the
 // panel's last, stored masked (the panel after it is written later, but past the last one is outside dst).
@@ -64,7 +51,7 @@ static void pack_a_rows(int64_t M, int64_t m0, int64_t k0, int64_t kcb, const fl
         __m256 r[8];
         for (int i = 0; i < 8; i++)
             r[i] = i < MR && m0 + i < M ? _mm256_loadu_ps(a + (m0 + i) * rs + k0 + k) : _mm256_setzero_ps();
-        transpose8(r);
+        cnb_avx2_transpose8(r);
         for (int j = 0; j < 8; j++) {
             if (k + j + 1 < kcb) _mm256_storeu_ps(d + (k + j) * MR, r[j]);
             else _mm256_maskstore_ps(d + (k + j) * MR, six, r[j]);
@@ -117,7 +104,7 @@ static void pack_b_cols(int64_t N, int64_t k0, int64_t kcb, const float *b, int6
             __m256 r[8];
             for (int i = 0; i < 8; i++)
                 r[i] = h + i < N ? _mm256_loadu_ps(b + k0 + k + (h + i) * cs) : _mm256_setzero_ps();
-            transpose8(r);
+            cnb_avx2_transpose8(r);
             for (int j = 0; j < 8; j++) _mm256_store_ps(d + (k + j) * NR + h, r[j]);
         }
     for (; k < kcb; k++)
