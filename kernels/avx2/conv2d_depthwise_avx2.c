@@ -64,8 +64,8 @@ typedef struct dw_plan {
     int8_t *ftileR;
     int32_t *fmaskph;
     // Small planes, 8 channels at a time (cb_applies): weights and biases per block of 8 channels, lanes =
-    // channels, [block][9 taps + bias][8] (channels past C zero), and where each input pixel sits in the
-    // zero-bordered grid.
+    // channels, [block][9 taps + bias][8] (channels past C zero), where each input pixel sits in the
+    // zero-bordered grid, then where each output pixel's window starts there.
     int cb;
     float *cbw;
     int32_t *cbpos;
@@ -294,7 +294,7 @@ static cnb_status flat_plan(const cnb_geom *g, dw_plan *d, size_t budget) {
 // 3x3, padding 1 (zeros), stride 1 or 2, one output channel per input channel, planes of at most CB_MAXP
 // padded pixels (stride 1: CB_MAXP_S1): 8 channels at a time with lanes = channels. The 8 planes are transposed into a
 // zero-bordered (H+2) x (W+2) grid of 8-lane pixels, each output pixel is 9 FMAs of whole vectors (no masks,
-// no phase planes), and the 8 output planes are transposed back. On 7x7 and 14x14 planes the flat path's
+// no phase planes), and 8 output pixels at a time are transposed back in registers. On 7x7 and 14x14 planes the flat path's
 // masks, plane copies and per-plane set-up cost more than its FMAs.
 // Measured against the flat path, 1 thread: 960x7x7 s1 27.5 -> 21.4 us, 576x14x14 s2 23.5 -> 19.8 us, but
 // 384x14x14 s1 30.8 -> 35.3 us (flat_s1's row tiles share loads between rows): stride 1 only up to 10x10.
@@ -307,13 +307,13 @@ static bool cb_applies(const cnb_geom *g) {
            g->C >= LANES;
 }
 
-// Floats of one thread's buffers: the grid, then the output pixels.
-static size_t cb_floats(const cnb_geom *g) { return (size_t)((g->H + 2) * (g->W + 2) + g->OH * g->OW) * LANES; }
+// Floats of one thread's buffer: the grid.
+static size_t cb_floats(const cnb_geom *g) { return (size_t)((g->H + 2) * (g->W + 2)) * LANES; }
 
 static cnb_status cb_plan(const cnb_geom *g, const cnb_weights *w, dw_plan *d) {
     const int64_t nb = ceil_div(g->C, LANES), HW = g->H * g->W;
     d->cbw = cnb_aligned_alloc(64, (size_t)(nb * 10 * LANES) * sizeof(float));
-    d->cbpos = cnb_malloc((size_t)HW * sizeof *d->cbpos);
+    d->cbpos = cnb_malloc((size_t)(HW + g->OH * g->OW) * sizeof *d->cbpos);
     if (!d->cbw || !d->cbpos) return CNB_E_NOMEM;
     for (int64_t b = 0; b < nb; b++)
         for (int64_t t = 0; t < 10; t++)
@@ -322,6 +322,8 @@ static cnb_status cb_plan(const cnb_geom *g, const cnb_weights *w, dw_plan *d) {
                 d->cbw[(b * 10 + t) * LANES + l] = c >= g->C ? 0.f : t < 9 ? w->weight[c * 9 + t] : w->bias[c];
             }
     for (int64_t i = 0; i < HW; i++) d->cbpos[i] = (int32_t)(((i / g->W + 1) * (g->W + 2) + i % g->W + 1) * LANES);
+    for (int64_t o = 0; o < g->OH * g->OW; o++)   // then each output pixel's window corner
+        d->cbpos[HW + o] = (int32_t)(((o / g->OW) * g->sh * (g->W + 2) + o % g->OW * g->sw) * LANES);
     d->cb = 1;
     return CNB_OK;
 }
@@ -896,28 +898,31 @@ static void flat_plane(const cnb_geom *g, const dw_plan *d, const cnb_weights *w
 
 // ---- small planes, channel-blocked: run (see cb_applies) ----------------------------------------------------
 
-// Output pixels [o, o + R) of one output row (R <= 4), grid rows from gp (the first's window corner),
-// stride S: two partial sums each against the FMA latency.
-static inline __attribute__((always_inline)) void cb_pixels(const int R, const int64_t S, const float *gp, int64_t GW,
-                                                            const __m256 *wv, __m256 bias, float *yo) {
-    __m256 a[4], b[4];
-    for (int r = 0; r < R; r++) a[r] = bias, b[r] = _mm256_setzero_ps();
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++)
-            for (int r = 0; r < R; r++) {
-                const __m256 v = _mm256_load_ps(gp + ((i * GW) + r * S + j) * LANES);
-                if (i < 2) a[r] = _mm256_fmadd_ps(v, wv[i * 3 + j], a[r]);
-                else b[r] = _mm256_fmadd_ps(v, wv[i * 3 + j], b[r]);
-            }
-    for (int r = 0; r < R; r++) _mm256_store_ps(yo + r * LANES, _mm256_add_ps(a[r], b[r]));
+// Output pixels [p, p + 8) of the plane (flat index; past the plane: repeats of its last), 8 accumulators,
+// one per pixel, against the FMA latency; then transposed in registers so each lane (a channel) becomes a
+// row of 8 pixels of its output plane. m: pixels in the plane, nc: channels in the block.
+static inline __attribute__((always_inline)) void cb_chunk(const float *grid, const int32_t *opos, int64_t GW,
+                                                           const float *wb, int64_t p, int64_t m, int64_t nc,
+                                                           float *yb, int64_t OHW) {
+    const float *gp[8];
+    for (int k = 0; k < 8; k++) gp[k] = grid + opos[p + (k < m ? k : m - 1)];
+    __m256 acc[8];
+    const __m256 bias = _mm256_load_ps(wb + 9 * LANES);
+    for (int k = 0; k < 8; k++) acc[k] = bias;
+    for (int t = 0; t < 9; t++) {
+        const __m256 wt = _mm256_load_ps(wb + t * LANES);
+        const int64_t off = ((t / 3) * GW + t % 3) * LANES;
+        for (int k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(_mm256_load_ps(gp[k] + off), wt, acc[k]);
+    }
+    cnb_avx2_transpose8(acc);
+    for (int64_t i = 0; i < nc; i++) cnb_avx2_store_n(yb + i * OHW + p, acc[i], m);
 }
 
-// Channels [c0, c0 + nc) of image n (nc <= 8) through buf (the grid, border zero, then the output pixels).
+// Channels [c0, c0 + nc) of image n (nc <= 8) through grid (its border zero).
 static void cb_block(const cnb_geom *g, const dw_plan *d, const float *x, float *y, int64_t n, int64_t c0,
-                     float *buf) {
-    const int64_t HW = g->H * g->W, OHW = g->OH * g->OW, GW = g->W + 2, S = g->sh;
+                     float *grid) {
+    const int64_t HW = g->H * g->W, OHW = g->OH * g->OW, GW = g->W + 2;
     const int64_t nc = g->C - c0 < LANES ? g->C - c0 : LANES;
-    float *grid = buf, *out = buf + (g->H + 2) * GW * LANES;
     const float *xb = x + (n * g->C + c0) * HW;
     for (int64_t p = 0; p < HW; p += LANES) {
         const int64_t m = HW - p < LANES ? HW - p : LANES;
@@ -927,29 +932,9 @@ static void cb_block(const cnb_geom *g, const dw_plan *d, const float *x, float 
         for (int64_t k = 0; k < m; k++) _mm256_store_ps(grid + d->cbpos[p + k], r[k]);
     }
     const float *wb = d->cbw + c0 / LANES * 10 * LANES;
-    __m256 wv[9];
-    for (int t = 0; t < 9; t++) wv[t] = _mm256_load_ps(wb + t * LANES);
-    const __m256 bias = _mm256_load_ps(wb + 9 * LANES);
-    for (int64_t oh = 0; oh < g->OH; oh++) {
-        const float *gr = grid + oh * S * GW * LANES;
-        float *yo = out + oh * g->OW * LANES;
-        int64_t ow = 0;
-        for (; ow + 4 <= g->OW; ow += 4) cb_pixels(4, S, gr + ow * S * LANES, GW, wv, bias, yo + ow * LANES);
-        switch (g->OW - ow) {
-        case 3: cb_pixels(3, S, gr + ow * S * LANES, GW, wv, bias, yo + ow * LANES); break;
-        case 2: cb_pixels(2, S, gr + ow * S * LANES, GW, wv, bias, yo + ow * LANES); break;
-        case 1: cb_pixels(1, S, gr + ow * S * LANES, GW, wv, bias, yo + ow * LANES); break;
-        default: break;
-        }
-    }
     float *yb = y + (n * g->K + c0) * OHW;
-    for (int64_t p = 0; p < OHW; p += LANES) {
-        const int64_t m = OHW - p < LANES ? OHW - p : LANES;
-        __m256 r[8];
-        for (int k = 0; k < 8; k++) r[k] = k < m ? _mm256_load_ps(out + (p + k) * LANES) : _mm256_setzero_ps();
-        cnb_avx2_transpose8(r);
-        for (int64_t i = 0; i < nc; i++) cnb_avx2_store_n(yb + i * OHW + p, r[i], m);
-    }
+    for (int64_t p = 0; p < OHW; p += LANES)
+        cb_chunk(grid, d->cbpos + HW, GW, wb, p, OHW - p < LANES ? OHW - p : LANES, nc, yb, OHW);
 }
 
 // A contiguous share of the (image, block of 8 channels) units per thread.
