@@ -247,7 +247,8 @@ typedef struct cnb_plan cnb_plan;
 
 /** Create a plan: validate layer and input shape as PyTorch does, choose the implementation (impl is a
  *  registered name, or NULL / "auto" for the best available one), check parameter presence, copy/pack
- *  the parameters. On failure *plan is NULL and err says why.
+ *  the parameters. The plan keeps all it needs: the caller's arrays may be freed or changed once it
+ *  returns. On failure *plan is NULL and err says why.
  *  `auto` takes the loaded plan file's choice when it has an entry for this layer's key (see
  *  cnb_plan_file_load; the thread count of the key is params->threads), else the built-in rule: the
  *  highest-priority implementation that can run the layer on this CPU. If the plan file's entry names an
