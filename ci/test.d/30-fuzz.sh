@@ -1,6 +1,7 @@
 # The libFuzzer targets (docs/fuzzing.md): a clang build with coverage, AddressSanitizer and
-# UndefinedBehaviorSanitizer, then each target for CNB_FUZZ_SECONDS (default 20) from its seed corpus and
-# regressions, two at a time. A crash, leak, UB report or hang fails the stage and leaves its input in
+# UndefinedBehaviorSanitizer, then each target through 100000 inputs from seed 1 (at most CNB_FUZZ_SECONDS,
+# default 20) from its seed corpus and regressions, two at a time: the same sequence every run, so the gate
+# fails only on a change, not on luck. A crash, leak, UB report or hang fails the stage and leaves its input in
 # build-fuzz/tests/fuzz-artifacts/. The `cnnbench fuzz` test and the regressions' replay run in 10-release.
 if ! dpkg -s clang libclang-rt-14-dev libomp-dev >/dev/null 2>&1; then
     apt-get update

@@ -482,8 +482,9 @@ static void build_row(const cnb_geom *g, const dw_plan *d, const float *src, flo
     } else {
         for (int64_t sl = 0; sl < d->nslots; sl++) {
             float *o = dst + sl * d->PS;
-            const float *si = src + d->phase[sl] - pl;
-            for (int64_t i = d->lo[sl]; i < d->hi[sl]; i++) o[i] = si[i * s];
+            // Indices, not a pointer src + phase - pl: with a large padding that points far outside the row.
+            const int64_t base = d->phase[sl] - pl;
+            for (int64_t i = d->lo[sl]; i < d->hi[sl]; i++) o[i] = src[base + i * s];
         }
     }
     if (g->pad_mode == CNB_PADMODE_ZEROS) return;

@@ -131,10 +131,14 @@ static void build_row(const cnb_geom *g, const dw_plan *d, const float *restrict
             const int32_t c = d->colmap[ph + i * s];
             o[i] = c < 0 ? 0.f : src[c];
         }
-        const float *restrict si = src + ph + lo * s - pl;
-        if (s == 1) memcpy(o + lo, si, (size_t)(hi - lo) * sizeof(float));
-        else
-            for (int64_t i = 0; i < hi - lo; i++) o[lo + i] = si[i * s];
+        // Only with an interior: lo * s may be far past the row (a clamped lo, a huge stride), and src + that
+        // a pointer outside it (fuzz_plan, UBSan).
+        if (hi > lo) {
+            const float *restrict si = src + (ph + lo * s - pl);
+            if (s == 1) memcpy(o + lo, si, (size_t)(hi - lo) * sizeof(float));
+            else
+                for (int64_t i = 0; i < hi - lo; i++) o[lo + i] = si[i * s];
+        }
         for (int64_t i = hi; i < len; i++) {
             const int32_t c = d->colmap[ph + i * s];
             o[i] = c < 0 ? 0.f : src[c];
