@@ -181,26 +181,7 @@ static void work_s1(const job *j, int64_t r0, int64_t r1) { rows(j, r0, r1, j->c
 static void work_s2(const job *j, int64_t r0, int64_t r1) { rows(j, r0, r1, j->c->kw, 2); }
 static void work_gen(const job *j, int64_t r0, int64_t r1) { rows(j, r0, r1, j->c->kw, j->c->sw); }
 
-// Threads take chunks of rows from a shared counter rather than fixed shares: on cores shared with other
-// work, a preempted thread then holds the layer up by one chunk, not by its whole share.
-static void drive(void (*work)(const job *, int64_t, int64_t), const job *j, int64_t n, int64_t chunk, int nt) {
-    if (nt == 1) {
-        work(j, 0, n);   // no parallel region: entering one costs microseconds even for one thread
-        return;
-    }
-    atomic_llong next = 0;
-#pragma omp parallel num_threads(nt)
-    for (int64_t r0; (r0 = atomic_fetch_add_explicit(&next, chunk, memory_order_relaxed)) < n;)
-        work(j, r0, r0 + chunk < n ? r0 + chunk : n);
-}
-
-// Threads for a layer moving `floats` floats: starting a team costs microseconds, so small layers take
-// fewer threads than offered: at least GRAIN floats (256 KiB, several microseconds of work) each.
-static int team(int threads, int64_t floats) {
-    enum { GRAIN = 65536 };
-    const int64_t most = floats / GRAIN > 1 ? floats / GRAIN : 1;
-    return threads < most ? threads : (int)most;
-}
+#include "kernels/scalar/pool_drive.h"
 
 cnb_status cnb_avgpool2d_direct_avx2_run(const cnb_plan_data *p, const cnb_io *io) {
     const cnb_geom *g = p->g;

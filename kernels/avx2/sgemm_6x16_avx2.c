@@ -41,16 +41,16 @@ size_t cnb_sgemm_6x16_avx2_packed_a_floats(int64_t M, int64_t K) {
     return (size_t)(cdiv(M, MR) * MR) * (size_t)K;
 }
 
-// Rows [m0, m0 + 6) (zeros past M) of a row-major a, columns [k0, k0 + kcb), into the 6-row micro-panel d, 8
+// Rows [0, 6) (zeros from row M) of a row-major a, columns [k0, k0 + kcb), into the 6-row micro-panel d, 8
 // columns at a time by an 8x8 transpose: plain stores of 8 lanes for 6, each overwritten by the next but the
 // panel's last, stored masked (the panel after it is written later, but past the last one is outside dst).
-static void pack_a_rows(int64_t M, int64_t m0, int64_t k0, int64_t kcb, const float *a, int64_t rs, float *d) {
+static void pack_a_rows(int64_t M, int64_t k0, int64_t kcb, const float *a, int64_t rs, float *d) {
     const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
     int64_t k = 0;
     for (; k + 8 <= kcb; k += 8) {
         __m256 r[8];
         for (int i = 0; i < 8; i++)
-            r[i] = i < MR && m0 + i < M ? _mm256_loadu_ps(a + (m0 + i) * rs + k0 + k) : _mm256_setzero_ps();
+            r[i] = i < MR && i < M ? _mm256_loadu_ps(a + i * rs + k0 + k) : _mm256_setzero_ps();
         cnb_avx2_transpose8(r);
         for (int j = 0; j < 8; j++) {
             if (k + j + 1 < kcb) _mm256_storeu_ps(d + (k + j) * MR, r[j]);
@@ -58,27 +58,7 @@ static void pack_a_rows(int64_t M, int64_t m0, int64_t k0, int64_t kcb, const fl
         }
     }
     for (; k < kcb; k++)
-        for (int64_t i = 0; i < MR; i++) d[k * MR + i] = m0 + i < M ? a[(m0 + i) * rs + k0 + k] : 0.f;
-}
-
-void cnb_sgemm_6x16_avx2_pack_a(int64_t M, int64_t K, int64_t kc, const float *a, int64_t rs, int64_t cs, float *dst) {
-    const int64_t Mp = cdiv(M, MR) * MR;
-    for (int64_t k0 = 0; k0 < K; k0 += kc) {
-        const int64_t kcb = min64(kc, K - k0);
-        for (int64_t m0 = 0; m0 < Mp; m0 += MR) {
-            float *d = dst + k0 * Mp + m0 * kcb;
-            if (cs == 1) {
-                pack_a_rows(M, m0, k0, kcb, a, rs, d);
-                continue;
-            }
-            // Walk the source along its unit stride (the panel itself, kcb x 6, stays in L1).
-            for (int64_t r = 0; r < MR; r++) {
-                const float *s = a + (m0 + r) * rs + k0 * cs;
-                if (m0 + r < M) for (int64_t k = 0; k < kcb; k++) d[k * MR + r] = s[k * cs];
-                else for (int64_t k = 0; k < kcb; k++) d[k * MR + r] = 0.f;
-            }
-        }
-    }
+        for (int64_t i = 0; i < MR; i++) d[k * MR + i] = i < M ? a[i * rs + k0 + k] : 0.f;
 }
 
 void cnb_sgemm_6x16_avx2_pack_a_panel(int64_t M, int64_t K, int64_t kc, int64_t m0, const float *a, int64_t rs,
@@ -86,7 +66,7 @@ void cnb_sgemm_6x16_avx2_pack_a_panel(int64_t M, int64_t K, int64_t kc, int64_t 
     const int64_t Mp = cdiv(M, MR) * MR;
     for (int64_t k0 = 0; k0 < K; k0 += kc) {
         const int64_t kcb = min64(kc, K - k0);
-        pack_a_rows(M - m0, 0, k0, kcb, a, rs, dst + k0 * Mp + m0 * kcb);
+        pack_a_rows(M - m0, k0, kcb, a, rs, dst + k0 * Mp + m0 * kcb);
     }
 }
 
@@ -117,22 +97,6 @@ void cnb_sgemm_6x16_avx2_pack_b_panel(int64_t N, int64_t K, int64_t kc, int64_t 
     for (int64_t k0 = 0; k0 < K; k0 += kc) {
         const int64_t kcb = min64(kc, K - k0);
         pack_b_cols(N - n0, k0, kcb, b, cs, dst + k0 * Np + n0 * kcb);
-    }
-}
-
-void cnb_sgemm_6x16_avx2_pack_b_full(int64_t N, int64_t K, int64_t kc, const float *b, int64_t rs, int64_t cs, float *dst) {
-    const int64_t Np = cdiv(N, NR) * NR;
-    for (int64_t k0 = 0; k0 < K; k0 += kc) {
-        const int64_t kcb = min64(kc, K - k0);
-        for (int64_t n0 = 0; n0 < Np; n0 += NR) {
-            float *d = dst + k0 * Np + n0 * kcb;
-            if (rs == 1) {
-                pack_b_cols(N - n0, k0, kcb, b + n0 * cs, cs, d);
-                continue;
-            }
-            for (int64_t k = 0; k < kcb; k++)
-                for (int64_t t = 0; t < NR; t++) d[k * NR + t] = n0 + t < N ? b[(k0 + k) * rs + (n0 + t) * cs] : 0.f;
-        }
     }
 }
 

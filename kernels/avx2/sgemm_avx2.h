@@ -26,8 +26,8 @@ typedef void (*cnb_sgemm_pack_b_fn)(const void *ctx, int64_t k0, int64_t kc, int
 /* One GEMM: sizes, the packed A, the packed B or how to pack it, and where C is. */
 typedef struct cnb_sgemm_args {
     int64_t M, N, K;
-    const float *a_packed;          /* from cnb_sgemm_6x16_avx2_pack_a with the same M, K, kc */
-    const float *b_packed;          /* from cnb_sgemm_6x16_avx2_pack_b_full with the same K, N, kc; or NULL: */
+    const float *a_packed;          /* from cnb_sgemm_6x16_avx2_pack_a_panel with the same M, K, kc */
+    const float *b_packed;          /* from cnb_sgemm_6x16_avx2_pack_b_panel with the same K, N, kc; or NULL: */
     cnb_sgemm_pack_b_fn pack_b;     /* ... packed block by block by pack_b(pack_b_ctx, ...) */
     const void *pack_b_ctx;
     float *c;                       /* row m at c + m * ldc */
@@ -43,25 +43,20 @@ cnb_sgemm_blocking cnb_sgemm_6x16_avx2_blocking(int64_t M, int64_t N, int64_t K)
 /* Floats of A packed for (M, K): M rounded up to 6, times K. */
 size_t cnb_sgemm_6x16_avx2_packed_a_floats(int64_t M, int64_t K);
 
-/* Packs A (element (m, k) at a[m * rs + k * cs]) as KC blocks of 6-row micro-panels: the block of
- * depth kcb starting at k0 sits at dst + k0 * roundup(M, 6); inside it panel p is kcb x 6 floats at
- * p * 6 * kcb, rows past M zero. */
-void cnb_sgemm_6x16_avx2_pack_a(int64_t M, int64_t K, int64_t kc, const float *a, int64_t rs, int64_t cs, float *dst);
-
-/* One 6-row micro-panel of A, rows [m0, m0 + 6) (zeros past M), in every KC block of the layout above: a
- * points at row m0 (element (m, k) at a[(m - m0) * rs + k]). Packing panel by panel lets the caller prepare A's
- * rows a few at a time (e.g. reorder them) in a small buffer. */
+/* Packed A is KC blocks of 6-row micro-panels: the block of depth kcb starting at k0 sits at
+ * dst + k0 * roundup(M, 6); inside it panel p is kcb x 6 floats at p * 6 * kcb, rows past M zero.
+ * This packs one micro-panel, rows [m0, m0 + 6), in every KC block: a points at row m0 (element (m, k) at
+ * a[(m - m0) * rs + k]). Panel by panel, the caller can prepare A's rows a few at a time (e.g. reorder
+ * them) in a small buffer. */
 void cnb_sgemm_6x16_avx2_pack_a_panel(int64_t M, int64_t K, int64_t kc, int64_t m0, const float *a, int64_t rs,
                                       float *dst);
 
-/* The whole of B (element (k, n) at b[k * rs + n * cs]) packed once, for a B that is reused (weights):
- * the block of depth kcb starting at k0 at dst + k0 * roundup(N, 16), inside it panel j (kcb x 16) at
- * j * 16 * kcb, columns past N zero. cnb_sgemm_6x16_avx2_packed_b_floats(N, K) floats. */
+/* B packed once, for a B that is reused (weights): the block of depth kcb starting at k0 at
+ * dst + k0 * roundup(N, 16), inside it panel j (kcb x 16) at j * 16 * kcb, columns past N zero;
+ * cnb_sgemm_6x16_avx2_packed_b_floats(N, K) floats. pack_b_panel packs one 16-column micro-panel of a B
+ * with contiguous columns (B = W^T), columns [n0, n0 + 16), in every KC block: b points at column n0
+ * (element (k, n) at b[k + (n - n0) * cs]). */
 size_t cnb_sgemm_6x16_avx2_packed_b_floats(int64_t N, int64_t K);
-void cnb_sgemm_6x16_avx2_pack_b_full(int64_t N, int64_t K, int64_t kc, const float *b, int64_t rs, int64_t cs, float *dst);
-
-/* One 16-column micro-panel of a B with contiguous columns (B = W^T), columns [n0, n0 + 16) (zeros past N), in
- * every KC block of pack_b_full's layout: b points at column n0 (element (k, n) at b[k + (n - n0) * cs]). */
 void cnb_sgemm_6x16_avx2_pack_b_panel(int64_t N, int64_t K, int64_t kc, int64_t n0, const float *b, int64_t cs,
                                       float *dst);
 
