@@ -38,7 +38,13 @@ static void fill_ints(float *p, int64_t n, uint64_t seed, uint64_t tensor, int a
     }
 }
 
-static float *alloc_f(int64_t n) { return malloc((size_t)(n > 0 ? n : 1) * sizeof(float)); }
+/* 64-byte aligned, as PyTorch's CPU allocator makes tensors (and free()-able): kernels see the alignment a
+ * framework would give them. */
+float *cnb_bench_alloc_f(int64_t n) {
+    const size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64;
+    return aligned_alloc(64, bytes);
+}
+static float *alloc_f(int64_t n) { return cnb_bench_alloc_f(n); }
 
 void cnb_layer_work(const cnb_layer *layer, const cnb_shape *in, double *flops, double *bytes) {
     cnb_shape out;

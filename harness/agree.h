@@ -32,6 +32,9 @@ typedef struct cnb_bench_data {
     const char *ref_impl;                 /* "<layer>.naive.scalar" */
 } cnb_bench_data;
 
+/* n floats (at least 1), 64-byte aligned, released by free(). */
+float *cnb_bench_alloc_f(int64_t n);
+
 /* Generate the data for layer on shape from seed, and run the reference with threads threads. */
 cnb_status cnb_bench_data_make(const cnb_layer *layer, const cnb_shape *shape, uint64_t seed, int threads,
                                cnb_bench_data *d, cnb_error *err);

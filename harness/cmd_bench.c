@@ -597,7 +597,7 @@ int cnb_cmd_bench(int argc, char **argv) {
             cnb_plan_destroy(ap);
         }
         const double ref_s = now_s() - t0;
-        L->y = malloc((size_t)(L->data.ny ? L->data.ny : 1) * sizeof *L->y);
+        L->y = cnb_bench_alloc_f(L->data.ny);
         if (L->data.ref_idx) L->idx = malloc((size_t)(L->data.ny ? L->data.ny : 1) * sizeof *L->idx);
         if (L->data.rm) {
             L->nrm = malloc((size_t)L->data.nc * sizeof *L->nrm);

@@ -15,6 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include "cnnbench.h"
 #include "core/spec.h"
 #include "core/status.h"
@@ -71,6 +75,8 @@ typedef struct fz_data {
     int64_t nx, ny, nc;       /* input, output and BN-channel element counts */
     cnb_shape out_shape, pshape[4];
     float *x, *p[4];          /* p[i] NULL: not given */
+    float *xbuf;              /* x's allocation: x sits 0-7 floats past a 64-byte boundary (x_offset) */
+    int64_t x_offset;
 } fz_data;
 
 typedef struct fz_out {
@@ -231,7 +237,10 @@ static bool is_valid(const fz_case *c) { return cnb_output_shape(&c->layer, &c->
 /* ---- tensors ------------------------------------------------------------------------------------- */
 
 static void data_free(fz_data *d) {
-    free(d->x);
+#ifdef __SANITIZE_ADDRESS__
+    if (d->xbuf) ASAN_UNPOISON_MEMORY_REGION(d->xbuf, (size_t)d->x_offset * sizeof(float));
+#endif
+    free(d->xbuf);
     for (int i = 0; i < 4; i++) free(d->p[i]);
     memset(d, 0, sizeof *d);
 }
@@ -284,7 +293,22 @@ static cnb_status data_make(const fz_case *c, fz_data *d, cnb_error *err) {
     fz_case tmp = *c;
     const int64_t *pn = dim_n(&tmp), *ph = dim_h(&tmp);
     const int64_t nchw[4] = {pn ? *pn : 1, *dim_c(&tmp), ph ? *ph : 1, *dim_w(&tmp)}, zero[4] = {0, 0, 0, 0};
-    if (!(d->x = tensor(c, 1, nchw, c->origin, true, 0, 0))) goto nomem;
+    float *x = tensor(c, 1, nchw, c->origin, true, 0, 0);
+    if (!x) goto nomem;
+    // Kernels take aligned fast paths (whole aligned vectors over several planes): the input starts anywhere
+    // from a 64-byte boundary to 7 floats past one, so both those paths and the unaligned ones are checked.
+    d->x_offset = (int64_t)(mix(c->data_seed ^ 0xa11) % 8);
+    d->xbuf = aligned_alloc(64, ((size_t)(d->nx + d->x_offset + 1) * sizeof(float) + 63) / 64 * 64);
+    if (!d->xbuf) {
+        free(x);
+        goto nomem;
+    }
+    d->x = d->xbuf + d->x_offset;
+    memcpy(d->x, x, (size_t)d->nx * sizeof(float));
+    free(x);
+#ifdef __SANITIZE_ADDRESS__
+    ASAN_POISON_MEMORY_REGION(d->xbuf, (size_t)d->x_offset * sizeof(float));   // reads before x still caught
+#endif
     for (int i = 0; i < 4; i++) {
         if (!c->given[i] || cnb_param_shape(&c->layer, (cnb_param)i, &d->pshape[i], NULL)) continue;
         // Right-aligned into four dimensions; BatchNorm2d's per-channel parameters move with the input's channels.

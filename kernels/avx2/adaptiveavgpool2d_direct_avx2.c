@@ -1,7 +1,7 @@
 // adaptiveavgpool2d.direct.avx2: AdaptiveAvgPool2d, PyTorch 1.13's cells [floor(o*L/n), ceil((o+1)*L/n)). Global
 // average: plane sums, 8 planes reduced together; 1x1 cells: one pass; equal cells 1-2 wide: 8 outputs a vector;
 // other cells (overlapping, uneven, wide): rows summed into a row buffer (double), then each cell's columns.
-// Float sums up to 256 terms a cell, double beyond. NCHW float32; needs AVX2; OpenMP over planes or rows.
+// Float sums up to 256 terms a cell; beyond, blocks of 256 summed in float, added in double. NCHW float32; needs AVX2; OpenMP over planes or rows.
 #include <assert.h>
 #include <immintrin.h>
 #include <stdatomic.h>
@@ -118,10 +118,15 @@ static ALWAYS_INLINE __m256d load4d(const float *p, int64_t n) {
     return _mm256_cvtps_pd(_mm_maskload_ps(p, _mm256_castsi256_si128(cnb_avx2_lanes(n))));
 }
 
-// The sum of n floats in double.
+// The sum of n floats in double: blocks of 256 summed in float (each lane over 32 terms), added in double.
 static double vsum_d(const float *p, int64_t n) {
     __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
+    for (; i + 256 <= n; i += 256) {
+        const __m256 b = vsum(p + i, 256);
+        a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm256_castps256_ps128(b)));
+        a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1)));
+    }
     for (; i + 16 <= n; i += 16) {
         a0 = _mm256_add_pd(a0, load4d(p + i, 4));
         a1 = _mm256_add_pd(a1, load4d(p + i + 4, 4));
@@ -148,6 +153,53 @@ static ALWAYS_INLINE __m256 psum(const float *p, int64_t S, __m256 tail) {
     return _mm256_add_ps(a0, a1);
 }
 
+// Whole groups of 8 planes from p0 on (S >= 8); returns the first plane not done.
+static ALWAYS_INLINE int64_t groups8(const float *x, float *y, const int64_t S, int64_t p, int64_t p1, __m256 tail,
+                                     __m256 d, bool mul) {
+    for (; p + 8 <= p1; p += 8) {
+        __m256 acc[8];
+        for (int i = 0; i < 8; i++) acc[i] = psum(x + (p + i) * S, S, tail);
+        _mm256_storeu_ps(y + p, divide(cnb_avx2_hsum8(acc), d, mul));
+    }
+    return p;
+}
+
+// Lanes >= k (ge) or <= k (le) set, k in [0, 7].
+static const int32_t lane_edges[16] = {0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, -1, -1, -1, -1, -1};
+static ALWAYS_INLINE __m256 lanes_ge(int64_t k) { return _mm256_loadu_ps((const float *)lane_edges + 8 - k); }
+static ALWAYS_INLINE __m256 lanes_le(int64_t k) {
+    return _mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(lanes_ge(k + 1 > 7 ? 8 : k + 1)),
+                                                _mm256_set1_epi32(-1)));
+}
+
+// groups8 from a 32-byte aligned x: 8 planes of S floats are exactly S aligned vectors, so every load is
+// aligned (no cache-line splits) and a vector shared by two planes is masked for each. Only with S a
+// constant (masks and loops folded): with S read at run time it is slower than groups8.
+static ALWAYS_INLINE int64_t groups8_aligned(const float *x, float *y, const int64_t S, int64_t p, int64_t p1,
+                                             __m256 d, bool mul) {
+    // Half the additions as x * 1 + s (exact: one rounding, as an add): the FMA pipes add too.
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (; p + 8 <= p1; p += 8) {
+        const float *g = x + p * S;
+        __m256 acc[8];
+#pragma GCC unroll 8
+        for (int64_t i = 0; i < 8; i++) {
+            const int64_t a = i * S, b = a + S - 1, fv = a / 8, lv = b / 8;
+            __m256 s0 = _mm256_and_ps(_mm256_load_ps(g + 8 * fv), lanes_ge(a % 8)), s1 = _mm256_setzero_ps();
+            int64_t v = fv + 1;
+#pragma GCC unroll 16
+            for (; v + 2 <= lv; v += 2) {
+                s1 = _mm256_fmadd_ps(_mm256_load_ps(g + 8 * v), one, s1);
+                s0 = _mm256_add_ps(s0, _mm256_load_ps(g + 8 * v + 8));
+            }
+            if (v < lv) s1 = _mm256_fmadd_ps(_mm256_load_ps(g + 8 * v), one, s1);
+            acc[i] = _mm256_add_ps(_mm256_add_ps(s0, _mm256_and_ps(_mm256_load_ps(g + 8 * lv), lanes_le(b % 8))), s1);
+        }
+        _mm256_storeu_ps(y + p, divide(cnb_avx2_hsum8(acc), d, mul));
+    }
+    return p;
+}
+
 // Planes [p0, p1) of S elements each.
 static void global_avg(const float *x, float *y, int64_t S, int64_t p0, int64_t p1) {
     if (S > FLOAT_TERMS) {
@@ -159,12 +211,11 @@ static void global_avg(const float *x, float *y, int64_t S, int64_t p0, int64_t 
     int64_t p = p0;
     if (S >= 8) {
         const __m256 tail = _mm256_castsi256_ps(_mm256_xor_si256(cnb_avx2_lanes(8 - S % 8), _mm256_set1_epi32(-1)));
-        // 8 planes at a time, their 8 accumulators reduced together (one hadd tree, one store).
-        for (; p + 8 <= p1; p += 8) {
-            __m256 acc[8];
-            for (int i = 0; i < 8; i++) acc[i] = psum(x + (p + i) * S, S, tail);
-            _mm256_storeu_ps(y + p, divide(cnb_avx2_hsum8(acc), d, mul));
-        }
+        // 8 planes at a time, their 8 accumulators reduced together (one hadd tree, one store). 7x7 planes
+        // (ResNet's and MobileNet's last feature maps) unrolled: a loop over 49 elements costs more than its adds.
+        const bool aligned = (uintptr_t)(x + p * S) % 32 == 0;   // and so every 8 planes on
+        if (S == 49) p = aligned ? groups8_aligned(x, y, 49, p, p1, d, mul) : groups8(x, y, 49, p, p1, tail, d, mul);
+        else p = groups8(x, y, S, p, p1, tail, d, mul);
     }
     for (; p < p1; p++) {
         const __m256 s = _mm256_set1_ps(cnb_avx2_hsum(vsum(x + p * S, S)));
