@@ -75,10 +75,17 @@ static inline void flush_ps(__m256 v, __m256d *lo, __m256d *hi) {
     *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
 }
 
-static void norm_run(const float *x, float *y, int64_t len, coef k) {
+// PF: prefetch 1 KB ahead, for an input in the last-level cache (1x64x112x112 eval: 85 -> 74 us); from
+// DRAM it costs (8x256x56x56: 1.08 -> 1.30 ms), as for max pooling.
+static inline __attribute__((always_inline)) void norm_run_pf(const float *x, float *y, int64_t len, coef k,
+                                                              const bool PF) {
     const __m256 mh = _mm256_set1_ps(k.mh), sc = _mm256_set1_ps(k.sc), sh = _mm256_set1_ps(k.sh);
     int64_t i = 0;
     for (; i + 32 <= len; i += 32) {
+        if (PF) {
+            _mm_prefetch((const char *)(x + i + 256), _MM_HINT_T0);
+            _mm_prefetch((const char *)(x + i + 256 + 16), _MM_HINT_T0);
+        }
         const __m256 v0 = _mm256_sub_ps(_mm256_loadu_ps(x + i), mh);
         const __m256 v1 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), mh);
         const __m256 v2 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 16), mh);
@@ -95,6 +102,12 @@ static void norm_run(const float *x, float *y, int64_t len, coef k) {
         const __m128 v = _mm_sub_ss(_mm_load_ss(x + i), _mm256_castps256_ps128(mh));
         _mm_store_ss(y + i, _mm_fmadd_ss(v, _mm256_castps256_ps128(sc), _mm256_castps256_ps128(sh)));
     }
+}
+
+static void norm_run(const float *x, float *y, int64_t len, coef k) { norm_run_pf(x, y, len, k, false); }
+static void norm_stream(const float *x, float *y, int64_t len, coef k, bool in_llc) {
+    if (in_llc) norm_run_pf(x, y, len, k, true);
+    else norm_run_pf(x, y, len, k, false);
 }
 
 // Lanes 0..rem-1 set (all for rem >= 8, none for rem <= 0): the mask of a vector step over a tail.

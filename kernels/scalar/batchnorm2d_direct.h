@@ -1,7 +1,8 @@
 /* The ISA-independent half of batchnorm2d.direct.{scalar,avx2,neon}: merging the per-chunk statistics into
  * a channel's, the coefficients and running statistics, and the driver of run() (fused batch-1 path, or
  * statistics, coefficients, then one streaming pass). Included by each kernel file after it defines
- * CHUNK, part {mean, m2}, coef, chunks_per_plane(), chunk_stats() and norm_run() with its own vectors. */
+ * CHUNK, part {mean, m2}, coef, chunks_per_plane(), chunk_stats(), norm_run() with its own vectors, and
+ * norm_stream() (norm_run for the streaming pass, told whether the input is in the last-level cache). */
 #ifndef CNB_KERNELS_BATCHNORM2D_DIRECT_H
 #define CNB_KERNELS_BATCHNORM2D_DIRECT_H
 
@@ -77,11 +78,12 @@ static coef finish_channel(const cnb_geom *g, const cnb_weights *w, const cnb_io
 }
 
 // Values [s, e) of the flat N*C*HW tensor, plane segment by plane segment.
-static void norm_range(const float *x, float *y, int64_t s, int64_t e, int64_t C, int64_t HW, const coef *cf) {
+static void norm_range(const float *x, float *y, int64_t s, int64_t e, int64_t C, int64_t HW, const coef *cf,
+                       bool in_llc) {
     int64_t plane = s / HW, i = s - plane * HW, c = plane % C;
     while (s < e) {
         const int64_t len = HW - i < e - s ? HW - i : e - s;
-        norm_run(x + s, y + s, len, cf[c]);
+        norm_stream(x + s, y + s, len, cf[c], in_llc);
         s += len, i = 0;
         if (++c == C) c = 0;
     }
@@ -134,6 +136,9 @@ static cnb_status bn_direct_run(const cnb_plan_data *p, const cnb_io *io) {
         return CNB_OK;
     }
 
+    // The input in the last-level cache: at most half of it and 16 MiB (a virtual machine's L3 share is
+    // often far smaller than what it reports).
+    const bool in_llc = (double)total * sizeof(float) <= fmin(0.5 * (double)cnb_cpu_caches()->l3, 16.0 * 1024 * 1024);
 #pragma omp parallel num_threads(T)
     {
         if (g->use_batch_stats) {
@@ -154,7 +159,7 @@ static cnb_status bn_direct_run(const cnb_plan_data *p, const cnb_io *io) {
         // at multiples of 16 values (64-byte lines).
         const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
         const int64_t s = total * t / nt / 16 * 16, e = t + 1 == nt ? total : total * (t + 1) / nt / 16 * 16;
-        norm_range(x, y, s, e, C, HW, cf);
+        norm_range(x, y, s, e, C, HW, cf, in_llc);
     }
     return CNB_OK;
 }
