@@ -74,7 +74,8 @@ cnb_status cnb_conv2d_im2col_neon_plan(const cnb_geom *g, const cnb_weights *w, 
         pv->w_floats = round16(cnb_sgemm_8x12_neon_packed_a_floats(kg, Kd));
     }
     pv->w_packed = cnb_aligned_alloc(64, (size_t)G * pv->w_floats * sizeof(float));
-    if (pv->t.direct && !(wr = cnb_malloc((size_t)(kg * Kd) * sizeof *wr))) goto nomem;
+    // 1x1 kernels: the row orders agree, nothing to reorder.
+    if (pv->t.direct && g->kh * g->kw > 1 && !(wr = cnb_malloc((size_t)(kg * Kd) * sizeof *wr))) goto nomem;
     if (!pv->w_packed) goto nomem;
     for (int64_t gr = 0; gr < G; gr++) {
         // The weights' columns in the GEMM's row order of im2col.

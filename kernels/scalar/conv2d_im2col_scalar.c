@@ -58,8 +58,10 @@ cnb_status cnb_conv2d_im2col_scalar_plan(const cnb_geom *g, const cnb_weights *w
     pv->blk = cnb_sgemm_scalar_blocking_for(kg, pv->t.P, Kd);
     pv->a_floats = round16(cnb_sgemm_scalar_packed_a_floats(kg, Kd));
     pv->a_packed = cnb_malloc((size_t)G * pv->a_floats * sizeof(float));
-    float *wr = pv->t.direct ? cnb_malloc((size_t)(kg * Kd) * sizeof *wr) : NULL;
-    if (!pv->a_packed || (pv->t.direct && !wr)) {
+    // 1x1 kernels: the row orders agree, nothing to reorder.
+    const bool reorder = pv->t.direct && g->kh * g->kw > 1;
+    float *wr = reorder ? cnb_malloc((size_t)(kg * Kd) * sizeof *wr) : NULL;
+    if (!pv->a_packed || (reorder && !wr)) {
         cnb_free(wr);
         cnb_free(pv->a_packed);
         cnb_im2col_free(&pv->t);
