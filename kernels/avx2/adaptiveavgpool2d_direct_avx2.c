@@ -1,6 +1,7 @@
 // adaptiveavgpool2d.direct.avx2: AdaptiveAvgPool2d, PyTorch 1.13's cells [floor(o*L/n), ceil((o+1)*L/n)). Global
 // average: plane sums, 8 planes reduced together; 1x1 cells: one pass; equal cells 1-2 wide: 8 outputs a vector;
-// other cells (overlapping, uneven, wide): rows summed into a row buffer (double), then each cell's columns.
+// other cells (overlapping, uneven, wide): over planes of at most 512 elements, 8 planes at a time with lanes =
+// planes (float sums of whole vectors); else rows summed into a row buffer (double), then each cell's columns.
 // Float sums up to 256 terms a cell; beyond, blocks of 256 summed in float, added in double. NCHW float32; needs AVX2; OpenMP over planes or rows.
 #include <assert.h>
 #include <immintrin.h>
@@ -399,6 +400,87 @@ static void gen_rows(const gen *e, const float *x, float *y, int64_t r0, int64_t
     }
 }
 
+// ---- any cells over small planes: 8 planes at a time, lanes = planes ------------------------------------
+
+enum { PL_MAX = 512 };   // input plane, output plane and row-sum elements of this path (8 planes: 16 KiB each)
+
+// The tallest and the widest cell.
+static void cell_max(const cnb_geom *g, const int64_t *bounds, int64_t *mh, int64_t *mw) {
+    *mh = *mw = 0;
+    for (int64_t o = 0; o < g->OH; o++)
+        if (bounds[2 * o + 1] - bounds[2 * o] > *mh) *mh = bounds[2 * o + 1] - bounds[2 * o];
+    for (int64_t o = g->OH; o < g->OH + g->OW; o++)
+        if (bounds[2 * o + 1] - bounds[2 * o] > *mw) *mw = bounds[2 * o + 1] - bounds[2 * o];
+}
+
+// Whether groups of 8 planes take the layer: small planes, every cell at most FLOAT_TERMS elements (float sums).
+static bool pl_applies(const cnb_geom *g, const int64_t *bounds) {
+    if (g->H * g->W > PL_MAX || g->OH * g->OW > PL_MAX || g->OH * g->W > PL_MAX || g->N * g->C < 8) return false;
+    int64_t mh, mw;
+    cell_max(g, bounds, &mh, &mw);
+    return mh * mw <= FLOAT_TERMS;
+}
+
+// Planes xp[0..8) (S = H*W floats each) to yp[0..8) (OH*OW each): transposed so that one vector holds an
+// element of all 8 planes (8x8 transposes), every cell summed by whole-vector adds (rows first, then
+// columns), divided, and transposed back. The loops over rows, cells and columns, whose trip counts vary
+// cell by cell, run once for 8 planes instead of once per plane.
+static void pl_group(const gen *e, const float *xp, float *yp, __m256 *xt, __m256 *vt, __m256 *ot) {
+    const int64_t W = e->W, S = e->H * W, OW = e->OW, OS = e->OH * OW;
+    for (int64_t e0 = 0; e0 < S; e0 += 8) {
+        const int64_t m = S - e0 < 8 ? S - e0 : 8;
+        __m256 r[8];
+        for (int i = 0; i < 8; i++) r[i] = cnb_avx2_load_n(xp + i * S + e0, m);
+        cnb_avx2_transpose8(r);
+        // Stores, not a copy loop (gcc makes a variable-length one a rep movs, slow for 256 bytes).
+        for (int k = 0; k < 8; k++)
+            if (k < m) _mm256_store_ps((float *)&xt[e0 + k], r[k]);
+    }
+    for (int64_t oh = 0; oh < e->OH; oh++) {
+        const int64_t h0 = e->hb[2 * oh], h1 = e->hb[2 * oh + 1];
+        __m256 *v = vt + oh * W;
+        // Up to 3 rows a pass (fewer passes through v), added in row order.
+        const __m256 *r0 = xt + h0 * W, *r1 = r0 + W, *r2 = r1 + W;
+        if (h1 - h0 == 1)
+            for (int64_t w = 0; w < W; w++) v[w] = r0[w];
+        else if (h1 - h0 == 2)
+            for (int64_t w = 0; w < W; w++) v[w] = _mm256_add_ps(r0[w], r1[w]);
+        else
+            for (int64_t w = 0; w < W; w++) v[w] = _mm256_add_ps(_mm256_add_ps(r0[w], r1[w]), r2[w]);
+        int64_t h = h0 + 3;
+        for (; h + 2 <= h1; h += 2)
+            for (int64_t w = 0; w < W; w++)
+                v[w] = _mm256_add_ps(_mm256_add_ps(v[w], xt[h * W + w]), xt[(h + 1) * W + w]);
+        if (h < h1)
+            for (int64_t w = 0; w < W; w++) v[w] = _mm256_add_ps(v[w], xt[h * W + w]);
+        for (int64_t ow = 0; ow < OW; ow++) {
+            const int64_t c0 = e->wb[2 * ow], c1 = e->wb[2 * ow + 1];
+            __m256 a = v[c0];
+            for (int64_t c = c0 + 1; c < c1; c++) a = _mm256_add_ps(a, v[c]);
+            ot[oh * OW + ow] = _mm256_div_ps(a, _mm256_set1_ps((float)((h1 - h0) * (c1 - c0))));
+        }
+    }
+    // Back, the last block first: a whole-vector store past a plane's end lands on the next planes' first
+    // outputs, written after; only a store that would leave the group's outputs is masked.
+    for (int64_t e0 = (OS - 1) / 8 * 8; e0 >= 0; e0 -= 8) {
+        const int64_t m = OS - e0 < 8 ? OS - e0 : 8;
+        __m256 r[8];
+        for (int64_t k = 0; k < 8; k++) r[k] = k < m ? ot[e0 + k] : _mm256_setzero_ps();
+        cnb_avx2_transpose8(r);
+        for (int64_t i = 0; i < 8; i++) {
+            if (i * OS + e0 + 8 <= 8 * OS) _mm256_storeu_ps(yp + i * OS + e0, r[i]);
+            else cnb_avx2_store_n(yp + i * OS + e0, r[i], m);
+        }
+    }
+}
+
+// Groups [g0, g1) of 8 planes.
+static void pl_groups(const gen *e, const float *x, float *y, int64_t g0, int64_t g1) {
+    _Alignas(32) __m256 xt[PL_MAX], vt[PL_MAX], ot[PL_MAX];
+    const int64_t S = e->H * e->W, OS = e->OH * e->OW;
+    for (int64_t q = g0; q < g1; q++) pl_group(e, x + q * 8 * S, y + q * 8 * OS, xt, vt, ot);
+}
+
 typedef struct job {
     const float *x;
     float *y;
@@ -412,6 +494,10 @@ typedef struct job {
 static void work_global(const job *j, int64_t i0, int64_t i1) { global_avg(j->x, j->y, j->H * j->W, i0, i1); }
 static void work_identity(const job *j, int64_t i0, int64_t i1) { identity(j->x, j->y, i0, i1); }
 static void work_eq(const job *j, int64_t i0, int64_t i1) { eq_rows(&j->e, j->x, j->y, j->planes * j->OH, i0, i1); }
+static void work_pl(const job *j, int64_t i0, int64_t i1) {
+    const gen e = {.H = j->H, .W = j->W, .OH = j->OH, .OW = j->OW, .hb = j->bounds, .wb = j->bounds + 2 * j->OH};
+    pl_groups(&e, j->x, j->y, i0, i1);
+}
 static void work_gen(const job *j, int64_t i0, int64_t i1) {
     const gen e = {.H = j->H, .W = j->W, .OH = j->OH, .OW = j->OW, .hb = j->bounds, .wb = j->bounds + 2 * j->OH,
                    .tab = j->tab};
@@ -441,6 +527,13 @@ cnb_status cnb_adaptiveavgpool2d_direct_avx2_run(const cnb_plan_data *p, const c
     else if (j.OH == j.H && j.OW == j.W) drive(work_identity, &j, j.planes * S, 16384, nt);
     else if (j.H % j.OH == 0 && j.W % j.OW == 0 && j.W / j.OW <= 2 && j.H / j.OH * (j.W / j.OW) <= FLOAT_TERMS)
         drive(work_eq, &j, rows, 16384 / (j.H / j.OH * j.W) + 1, nt);
-    else drive(work_gen, &j, rows, 16384 / (S / j.OH + 1) + 1, nt);
+    else if (pl_applies(g, j.bounds)) {
+        // Whole groups of 8 planes, then the last planes % 8 by rows.
+        const int64_t groups = j.planes / 8;
+        drive(work_pl, &j, groups, 16384 / (8 * S) + 1, nt);
+        job r = j;
+        r.x += groups * 8 * S, r.y += groups * 8 * j.OH * j.OW, r.planes -= groups * 8;
+        if (r.planes) drive(work_gen, &r, r.planes * j.OH, 16384 / (S / j.OH + 1) + 1, team(nt, r.planes * S));
+    } else drive(work_gen, &j, rows, 16384 / (S / j.OH + 1) + 1, nt);
     return CNB_OK;
 }
