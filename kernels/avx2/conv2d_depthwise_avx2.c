@@ -1,7 +1,9 @@
 // conv2d.depthwise.avx2: depthwise Conv2d (groups == in_channels; output channel k reads input channel k / mult),
-// NCHW in and out, direct: output vectors of 8 adjacent pixels, one FMA per tap on unaligned loads. Small zero-padded
-// 3x3 planes go "flat" (input split by stride phase, column padding masked, whole planes at a time); the rest go by
-// rows through a window of padded, phase-split rows. Any kernel, stride, dilation, padding mode. Needs AVX2+FMA.
+// NCHW in and out, direct. 3x3 pad-1 layers of stride 1 or 2 (MobileNet's) go 8 channels at a time with lanes =
+// channels through a ring of transposed rows (rb). Otherwise output vectors of 8 adjacent pixels, one FMA per tap on
+// unaligned loads: small zero-padded 3x3 planes go "flat" (input split by stride phase, column padding masked, whole
+// planes at a time); the rest go by rows through a window of padded, phase-split rows. Any kernel, stride,
+// dilation, padding mode. Needs AVX2+FMA.
 #include <assert.h>
 #include <immintrin.h>
 #include <omp.h>
@@ -63,12 +65,10 @@ typedef struct dw_plan {
     int32_t *ftile, *ftilemk;  // start, and offset of its masks in fmaskph
     int8_t *ftileR;
     int32_t *fmaskph;
-    // Small planes, 8 channels at a time (cb_applies): weights and biases per block of 8 channels, lanes =
-    // channels, [block][9 taps + bias][8] (channels past C zero), where each input pixel sits in the
-    // zero-bordered grid, then where each output pixel's window starts there.
-    int cb;
+    // 3x3 pad 1 through a ring of rows, 8 channels at a time (rb_applies): weights and biases per block of 8
+    // channels, lanes = channels, [block][9 taps + bias][8] (channels past C zero).
+    int rb;
     float *cbw;
-    int32_t *cbpos;
     int64_t tmax;             // threads the workspace is sized for
     size_t thread_bytes;      // workspace per thread
 } dw_plan;
@@ -103,7 +103,6 @@ static void dw_plan_free(dw_plan *d) {
     cnb_free(d->ftileR);
     cnb_free(d->fmaskph);
     cnb_free(d->cbw);
-    cnb_free(d->cbpos);
     cnb_free(d);
 }
 
@@ -290,41 +289,38 @@ static cnb_status flat_plan(const cnb_geom *g, dw_plan *d, size_t budget) {
     return CNB_OK;
 }
 
-// ---- small planes, channel-blocked ------------------------------------------------------------------------
-// 3x3, padding 1 (zeros), stride 1 or 2, one output channel per input channel, planes of at most CB_MAXP
-// padded pixels (stride 1: CB_MAXP_S1): 8 channels at a time with lanes = channels. The 8 planes are transposed into a
-// zero-bordered (H+2) x (W+2) grid of 8-lane pixels, each output pixel is 9 FMAs of whole vectors (no masks,
-// no phase planes), and 8 output pixels at a time are transposed back in registers. On 7x7 and 14x14 planes the flat path's
-// masks, plane copies and per-plane set-up cost more than its FMAs.
-// Measured against the flat path, 1 thread: 960x7x7 s1 27.5 -> 21.4 us, 576x14x14 s2 23.5 -> 19.8 us, but
-// 384x14x14 s1 30.8 -> 35.3 us (flat_s1's row tiles share loads between rows): stride 1 only up to 10x10.
-enum { CB_MAXP = 400, CB_MAXP_S1 = 144 };
+// ---- channel-blocked, through a ring of rows ---------------------------------------------------------------
+// 3x3, padding 1 (zeros), stride 1 or 2, one output channel per input channel, C >= 8: 8 channels at a time with
+// lanes = channels. Input rows are transposed (8x8) into a ring of RB_SLOTS zero-bordered grid rows of 8-lane
+// pixels as the output rows reach them; each output pixel is 9 FMAs of whole vectors (no masks, no phase planes),
+// 8 or 7 pixels at a time, transposed back in registers. Each slot is W + 10 pixels: the transposes' whole-vector
+// stores past the right border land in the slot's own slack. Replaced a whole-plane grid (small planes only) and,
+// for these layers, the flat and row-window paths. Measured, 1 thread, against them (same runs): 96x112x112 s2
+// 223 -> 172 us, 144x56x56 s1 154 -> 148, s2 73 -> 66, 192x28x28 s1 57 -> 52, 384x14x14 s1 35 -> 30,
+// 576x14x14 s1 50 -> 43, 960x7x7 s1 23.5 -> 22.2; 32x112x112 s1, 192x28x28 s2 unchanged, 256x18x18 s2 8% slower.
+enum { RB_SLOTS = 4, RB_MAXW = 2048 };
 
-static bool cb_applies(const cnb_geom *g) {
+static bool rb_applies(const cnb_geom *g) {
     return g->K == g->C && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sh == g->sw &&
            (g->sh == 1 || g->sh == 2) && g->pad_mode == CNB_PADMODE_ZEROS && g->pad_t == 1 && g->pad_l == 1 &&
-           g->pad_b == 1 && g->pad_r == 1 && (g->H + 2) * (g->W + 2) <= (g->sh == 1 ? CB_MAXP_S1 : CB_MAXP) &&
-           g->C >= LANES;
+           g->pad_b == 1 && g->pad_r == 1 && g->W <= RB_MAXW && g->C >= LANES;
 }
 
-// Floats of one thread's buffer: the grid.
-static size_t cb_floats(const cnb_geom *g) { return (size_t)((g->H + 2) * (g->W + 2)) * LANES; }
+// Floats of one thread's buffer: the ring.
+static size_t rb_floats(const cnb_geom *g) { return (size_t)RB_SLOTS * (size_t)(g->W + 10) * LANES; }
 
-static cnb_status cb_plan(const cnb_geom *g, const cnb_weights *w, dw_plan *d) {
-    const int64_t nb = ceil_div(g->C, LANES), HW = g->H * g->W;
+// Weights and biases per block of 8 channels, lanes = channels: [block][9 taps + bias][8], channels past C zero.
+static cnb_status rb_plan(const cnb_geom *g, const cnb_weights *w, dw_plan *d) {
+    const int64_t nb = ceil_div(g->C, LANES);
     d->cbw = cnb_aligned_alloc(64, (size_t)(nb * 10 * LANES) * sizeof(float));
-    d->cbpos = cnb_malloc((size_t)(HW + g->OH * g->OW) * sizeof *d->cbpos);
-    if (!d->cbw || !d->cbpos) return CNB_E_NOMEM;
+    if (!d->cbw) return CNB_E_NOMEM;
     for (int64_t b = 0; b < nb; b++)
         for (int64_t t = 0; t < 10; t++)
             for (int64_t l = 0; l < LANES; l++) {
                 const int64_t c = b * LANES + l;
                 d->cbw[(b * 10 + t) * LANES + l] = c >= g->C ? 0.f : t < 9 ? w->weight[c * 9 + t] : w->bias[c];
             }
-    for (int64_t i = 0; i < HW; i++) d->cbpos[i] = (int32_t)(((i / g->W + 1) * (g->W + 2) + i % g->W + 1) * LANES);
-    for (int64_t o = 0; o < g->OH * g->OW; o++)   // then each output pixel's window corner
-        d->cbpos[HW + o] = (int32_t)(((o / g->OW) * g->sh * (g->W + 2) + o % g->OW * g->sw) * LANES);
-    d->cb = 1;
+    d->rb = 1;
     return CNB_OK;
 }
 
@@ -402,17 +398,15 @@ cnb_status cnb_conv2d_depthwise_avx2_plan(const cnb_geom *g, const cnb_weights *
     if (d->cap >= d->Hp) d->cap = d->Hp;
     d->whole = d->cap == d->Hp;
     d->thread_bytes = align64((size_t)d->cap * (size_t)d->RS * sizeof(float));
-    if (fs2_plan(g, d, budget) != CNB_OK || (!d->flat && flat_plan(g, d, budget) != CNB_OK)) {
-        dw_plan_free(d);
-        return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory", k_name);
-    }
-    if (cb_applies(g)) {
-        if (cb_plan(g, w, d) != CNB_OK) {
+    if (rb_applies(g)) {
+        if (rb_plan(g, w, d) != CNB_OK) {
             dw_plan_free(d);
             return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory", k_name);
         }
-        const size_t cbytes = align64(cb_floats(g) * sizeof(float));
-        if (cbytes > d->thread_bytes) d->thread_bytes = cbytes;
+        d->thread_bytes = align64(rb_floats(g) * sizeof(float));
+    } else if (fs2_plan(g, d, budget) != CNB_OK || (!d->flat && flat_plan(g, d, budget) != CNB_OK)) {
+        dw_plan_free(d);
+        return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory", k_name);
     }
     // run() may be asked for any thread count; the workspace holds one window per thread up to what this process
     // can run at once, and run() uses at most that many (the result does not depend on it).
@@ -897,57 +891,106 @@ static void flat_plane(const cnb_geom *g, const dw_plan *d, const cnb_weights *w
     }
 }
 
-// ---- small planes, channel-blocked: run (see cb_applies) ----------------------------------------------------
+// ---- 3x3 pad 1, channel-blocked through a ring of rows: run (see rb_applies) -------------------------------
 
-// Output pixels [p, p + 8) of the plane (flat index; past the plane: repeats of its last), 8 accumulators,
-// one per pixel, against the FMA latency; then transposed in registers so each lane (a channel) becomes a
-// row of 8 pixels of its output plane. m: pixels in the plane, nc: channels in the block.
-static inline __attribute__((always_inline)) void cb_chunk(const float *grid, const int32_t *opos, int64_t GW,
-                                                           const float *wb, int64_t p, int64_t m, int64_t nc,
-                                                           float *yb, int64_t OHW) {
-    const float *gp[8];
-    for (int k = 0; k < 8; k++) gp[k] = grid + opos[p + (k < m ? k : m - 1)];
-    __m256 acc[8];
-    const __m256 bias = _mm256_load_ps(wb + 9 * LANES);
-    for (int k = 0; k < 8; k++) acc[k] = bias;
-    for (int t = 0; t < 9; t++) {
-        const __m256 wt = _mm256_load_ps(wb + t * LANES);
-        const int64_t off = ((t / 3) * GW + t % 3) * LANES;
-        for (int k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(_mm256_load_ps(gp[k] + off), wt, acc[k]);
+// Grid row r (input row r - 1; rows 0 and H + 1 are the zero padding) of the nc channels at xb into slot:
+// 8 columns of 8 channels per transpose. A partial last block loads zeros past the row and stores them, whole,
+// on the right border and the slot's slack (its left border, column 0, is never written and stays zero).
+static void rb_fill(const float *xb, int64_t HW, int64_t H, int64_t W, int64_t nc, int64_t r, float *slot) {
+    if (r == 0 || r == H + 1) {
+        memset(slot, 0, (size_t)(W + 2) * LANES * sizeof(float));
+        return;
     }
-    cnb_avx2_transpose8(acc);
-    for (int64_t i = 0; i < nc; i++) cnb_avx2_store_n(yb + i * OHW + p, acc[i], m);
+    const float *src = xb + (r - 1) * W;
+    for (int64_t c = 0; c < W; c += LANES) {
+        const int64_t m = W - c < LANES ? W - c : LANES;
+        __m256 v[8];
+        for (int i = 0; i < 8; i++) v[i] = i < nc ? cnb_avx2_load_n(src + i * HW + c, m) : _mm256_setzero_ps();
+        cnb_avx2_transpose8(v);
+        for (int k = 0; k < 8; k++) _mm256_store_ps(slot + (c + 1 + k) * LANES, v[k]);
+    }
 }
 
-// Channels [c0, c0 + nc) of image n (nc <= 8) through grid (its border zero).
-static void cb_block(const cnb_geom *g, const dw_plan *d, const float *x, float *y, int64_t n, int64_t c0,
-                     float *grid) {
-    const int64_t HW = g->H * g->W, OHW = g->OH * g->OW, GW = g->W + 2;
-    const int64_t nc = g->C - c0 < LANES ? g->C - c0 : LANES;
-    const float *xb = x + (n * g->C + c0) * HW;
-    for (int64_t p = 0; p < HW; p += LANES) {
-        const int64_t m = HW - p < LANES ? HW - p : LANES;
-        __m256 r[8];
-        for (int i = 0; i < 8; i++) r[i] = i < nc ? cnb_avx2_load_n(xb + i * HW + p, m) : _mm256_setzero_ps();
-        cnb_avx2_transpose8(r);
-        for (int64_t k = 0; k < m; k++) _mm256_store_ps(grid + d->cbpos[p + k], r[k]);
+// N (<= 7) output pixels from column ow0 of the output row whose window rows are g0, g1, g2, tap by tap: one
+// weight load per tap for the N pixels, every input read straight into an FMA (weights held in registers
+// across chunks would leave too few for the accumulators). Returned transposed: r[i] = channel i's N outputs
+// (lanes past N garbage).
+static inline __attribute__((always_inline)) void rb_chunk(const int N, const int SH, const float *g0,
+                                                           const float *g1, const float *g2, int64_t ow0,
+                                                           const float *wb, __m256 r[8]) {
+    __m256 acc[8];
+    const __m256 bias = _mm256_load_ps(wb + 9 * LANES);
+    for (int j = 0; j < N; j++) acc[j] = bias;
+    for (int ti = 0; ti < 3; ti++) {
+        const float *gr = (ti == 0 ? g0 : ti == 1 ? g1 : g2) + SH * ow0 * LANES;
+        for (int tj = 0; tj < 3; tj++) {
+            const __m256 w = _mm256_load_ps(wb + (3 * ti + tj) * LANES);
+            for (int j = 0; j < N; j++)
+                acc[j] = _mm256_fmadd_ps(_mm256_load_ps(gr + (SH * j + tj) * LANES), w, acc[j]);
+        }
     }
-    const float *wb = d->cbw + c0 / LANES * 10 * LANES;
+    for (int j = 0; j < 8; j++) r[j] = j < N ? acc[j] : _mm256_setzero_ps();
+    cnb_avx2_transpose8(r);
+}
+
+// One output row oh of the block's nc channels (outputs at yb, planes OHW apart), stride SH.
+static inline __attribute__((always_inline)) void rb_row(const int SH, const float *g0, const float *g1,
+                                                         const float *g2, const float *wb, int64_t oh,
+                                                         int64_t OW, int64_t OHW, int64_t nc, float *yb) {
+    // Chunks of 8 pixels where they divide the row, else of 7 (MobileNet's widths are multiples of 7).
+    const int64_t cw = OW % 8 == 0 ? 8 : 7;
+    for (int64_t ow0 = 0; ow0 < OW; ow0 += cw) {
+        const int64_t n = OW - ow0 < cw ? OW - ow0 : cw;
+        __m256 r[8];
+        switch (n) {
+        case 8: rb_chunk(8, SH, g0, g1, g2, ow0, wb, r); break;
+        case 7: rb_chunk(7, SH, g0, g1, g2, ow0, wb, r); break;
+        case 6: rb_chunk(6, SH, g0, g1, g2, ow0, wb, r); break;
+        case 5: rb_chunk(5, SH, g0, g1, g2, ow0, wb, r); break;
+        case 4: rb_chunk(4, SH, g0, g1, g2, ow0, wb, r); break;
+        case 3: rb_chunk(3, SH, g0, g1, g2, ow0, wb, r); break;
+        case 2: rb_chunk(2, SH, g0, g1, g2, ow0, wb, r); break;
+        default: rb_chunk(1, SH, g0, g1, g2, ow0, wb, r); break;
+        }
+        // Whole stores where the lanes past n land on this plane's later outputs (written after).
+        const int64_t o = oh * OW + ow0;
+        if (o + LANES <= OHW)
+            for (int64_t i = 0; i < nc; i++) _mm256_storeu_ps(yb + i * OHW + o, r[i]);
+        else
+            for (int64_t i = 0; i < nc; i++) cnb_avx2_store_n(yb + i * OHW + o, r[i], n);
+    }
+}
+
+// Channels [c0, c0 + nc) of image n (nc <= 8): the ring (4 slots of SS floats) filled as the output rows reach
+// its rows; slot r % 4 holds grid row r.
+static void rb_block(const cnb_geom *g, const dw_plan *d, const float *x, float *y, int64_t n, int64_t c0,
+                     float *ring) {
+    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, HW = H * W, OHW = OH * OW, sh = g->sh;
+    const int64_t SS = (W + 10) * LANES, nc = g->C - c0 < LANES ? g->C - c0 : LANES;
+    const float *xb = x + (n * g->C + c0) * HW;
     float *yb = y + (n * g->K + c0) * OHW;
-    for (int64_t p = 0; p < OHW; p += LANES)
-        cb_chunk(grid, d->cbpos + HW, GW, wb, p, OHW - p < LANES ? OHW - p : LANES, nc, yb, OHW);
+    const float *wb = d->cbw + c0 / LANES * 10 * LANES;
+    int64_t filled = 0;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const int64_t top = sh * oh;
+        for (; filled <= top + 2; filled++) rb_fill(xb, HW, H, W, nc, filled, ring + filled % RB_SLOTS * SS);
+        const float *g0 = ring + top % RB_SLOTS * SS, *g1 = ring + (top + 1) % RB_SLOTS * SS;
+        const float *g2 = ring + (top + 2) % RB_SLOTS * SS;
+        if (sh == 1) rb_row(1, g0, g1, g2, wb, oh, OW, OHW, nc, yb);
+        else rb_row(2, g0, g1, g2, wb, oh, OW, OHW, nc, yb);
+    }
 }
 
 // A contiguous share of the (image, block of 8 channels) units per thread.
-static void cb_run(const cnb_geom *g, const dw_plan *d, const cnb_io *io, char *ws, int threads) {
+static void rb_run(const cnb_geom *g, const dw_plan *d, const cnb_io *io, char *ws, int threads) {
     const int64_t nb = ceil_div(g->C, LANES), units = g->N * nb;
     #pragma omp parallel num_threads(threads)
     {
-        float *buf = (float *)(ws + (size_t)omp_get_thread_num() * d->thread_bytes);
-        memset(buf, 0, (size_t)(g->H + 2) * (size_t)(g->W + 2) * LANES * sizeof(float));   // the grid's border
+        float *ring = (float *)(ws + (size_t)omp_get_thread_num() * d->thread_bytes);
+        memset(ring, 0, rb_floats(g) * sizeof(float));   // the left borders stay zero
         const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
         for (int64_t u = units * t / nt; u < units * (t + 1) / nt; u++)
-            cb_block(g, d, io->x, io->y, u / nb, u % nb * LANES, buf);
+            rb_block(g, d, io->x, io->y, u / nb, u % nb * LANES, ring);
     }
 }
 
@@ -966,8 +1009,8 @@ cnb_status cnb_conv2d_depthwise_avx2_run(const cnb_plan_data *p, const cnb_io *i
     }
     const int64_t units = planes * blocks;
     char *ws = (char *)(((uintptr_t)io->workspace + 63) & ~(uintptr_t)63);
-    if (d->cb) {
-        cb_run(g, d, io, ws, threads);
+    if (d->rb) {
+        rb_run(g, d, io, ws, threads);
         return CNB_OK;
     }
 
