@@ -30,7 +30,8 @@ typedef struct priv {
     size_t w_floats;
     int tcap;                 // threads the workspace has room for
     size_t src_floats;        // the padded, phase-split copy of x (0: x is read directly)
-    size_t at_floats;         // transposed: one K block of one (image, group)'s packed im2col^T
+    size_t at_block;          // transposed: one K block of one (image, group)'s packed im2col^T
+    size_t at_floats;         // transposed: all K blocks of one (image, group)
     size_t ct_floats;         // transposed: y^T of all images and groups, transposed into y at the end
     size_t b_floats;          // packed-B scratch of one thread (normal)
 } priv;
@@ -125,7 +126,8 @@ cnb_status cnb_conv2d_im2col_avx2_plan(const cnb_geom *g, const cnb_weights *w, 
     pv->src_floats = pv->t.direct ? 0 : round16((size_t)(g->N * g->C * pv->t.chan) + 16);
     if (pv->trans) {
         // +8: the packer stores 8 lanes for each 6-float row (the next row overwrites the extra two).
-        pv->at_floats = round16(cnb_sgemm_6x16_avx2_packed_a_floats(P, pv->blk.kc) + 8);
+        pv->at_block = round16(cnb_sgemm_6x16_avx2_packed_a_floats(P, pv->blk.kc) + 8);
+        pv->at_floats = (size_t)((Kd + pv->blk.kc - 1) / pv->blk.kc) * pv->at_block;
         pv->ct_floats = round16((size_t)(g->N * g->K * P));
     } else {
         pv->b_floats = round16(cnb_sgemm_6x16_avx2_pack_b_floats(&pv->blk));
@@ -417,29 +419,30 @@ cnb_status cnb_conv2d_im2col_avx2_run(const cnb_plan_data *p, const cnb_io *io) 
                 cnb_sgemm_6x16_avx2_compute(&a, m0, min64(m0 + mchunk, kg), n0, min64(n0 + nchunk, P), mine);
             }
         } else {
-            // One K block at a time, so that the packed im2col^T block stays in cache: pack it (all
-            // images, groups and pixels), then y^T += that block * the same block of W^T.
-            const int64_t Np = cdiv(kg, NR) * NR;
-            for (int64_t k0 = 0; k0 < Kd; k0 += pv->blk.kc) {
-                const int64_t kcb = min64(pv->blk.kc, Kd - k0);
-                #pragma omp for schedule(static)
-                for (int64_t i = 0; i < NG * t->npanels; i++) {
-                    const int64_t ng = i / t->npanels, n = ng / G, gr = ng % G;
-                    const pack_ctx ctx = {src + (n * C + gr * cg) * t->chan, g, t};
-                    pack_at(&ctx, k0, kcb, i % t->npanels, at + ng * pv->at_floats);
-                }
-                #pragma omp for schedule(dynamic, 1)
-                for (int64_t it = 0; it < items; it++) {
-                    const int64_t ni = it % nn, mi = (it / nn) % nm, ng = it / (nn * nm), gr = ng % G;
+            // The packed im2col^T of every K block first (all images, groups and pixels: few pixels, so it is
+            // small), then each item's y^T tile += every K block of it * the same block of W^T: two barriers
+            // per run rather than two per K block (on 7x7 layers with 2048 input channels, 8 K blocks).
+            const int64_t Np = cdiv(kg, NR) * NR, nkb = cdiv(Kd, pv->blk.kc);
+            #pragma omp for schedule(static)
+            for (int64_t i = 0; i < NG * nkb * t->npanels; i++) {
+                const int64_t q = i % t->npanels, kb = i / t->npanels % nkb, ng = i / (t->npanels * nkb);
+                const int64_t n = ng / G, gr = ng % G, k0 = kb * pv->blk.kc;
+                const pack_ctx ctx = {src + (n * C + gr * cg) * t->chan, g, t};
+                pack_at(&ctx, k0, min64(pv->blk.kc, Kd - k0), q, at + ng * pv->at_floats + kb * pv->at_block);
+            }
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t it = 0; it < items; it++) {
+                const int64_t ni = it % nn, mi = (it / nn) % nm, ng = it / (nn * nm), gr = ng % G;
+                const int64_t m0 = mi * mchunk, n0 = ni * nchunk;
+                for (int64_t k0 = 0; k0 < Kd; k0 += pv->blk.kc) {
                     const cnb_sgemm_args a = {
-                        .M = P, .N = kg, .K = kcb,
-                        .a_packed = at + ng * pv->at_floats,
+                        .M = P, .N = kg, .K = min64(pv->blk.kc, Kd - k0),
+                        .a_packed = at + ng * pv->at_floats + k0 / pv->blk.kc * pv->at_block,
                         .b_packed = pv->w_packed + gr * pv->w_floats + k0 * Np,
                         .c = ct + ng * P * kg, .ldc = kg,
                         .accumulate = k0 > 0,
                         .blk = pv->blk,
                     };
-                    const int64_t m0 = mi * mchunk, n0 = ni * nchunk;
                     cnb_sgemm_6x16_avx2_compute(&a, m0, min64(m0 + mchunk, P), n0, min64(n0 + nchunk, kg), mine);
                 }
             }
