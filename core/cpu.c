@@ -171,3 +171,8 @@ const cnb_caches *cnb_cpu_caches(void) {
     call_once(&g_cache_once, init_caches);
     return &g_caches;
 }
+
+bool cnb_cpu_fits_llc(double bytes) {
+    const double l3 = (double)cnb_cpu_caches()->l3, cap = 16.0 * 1024 * 1024;
+    return bytes <= (0.5 * l3 < cap ? 0.5 * l3 : cap);
+}

@@ -44,7 +44,6 @@ float *cnb_bench_alloc_f(int64_t n) {
     const size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64;
     return aligned_alloc(64, bytes);
 }
-static float *alloc_f(int64_t n) { return cnb_bench_alloc_f(n); }
 
 void cnb_layer_work(const cnb_layer *layer, const cnb_shape *in, double *flops, double *bytes) {
     cnb_shape out;
@@ -118,12 +117,12 @@ static cnb_status run_once(const cnb_bench_data *d, const char *impl, int thread
     cnb_status st = cnb_plan_create(&d->layer, &d->in_shape, impl, &prm, &plan, err);
     if (st) return st;
     memset(o, 0, sizeof *o);
-    o->y = alloc_f(d->ny);
+    o->y = cnb_bench_alloc_f(d->ny);
     bool ok = o->y != NULL;
     // Indices only when the layer returns them: peers such as oneDNN cannot produce PyTorch's.
     if (d->layer.kind == CNB_MAXPOOL2D && d->layer.u.maxpool2d.return_indices)
         ok = ok && (o->idx = malloc((size_t)(d->ny ? d->ny : 1) * sizeof *o->idx));
-    if (d->rm) ok = ok && (o->rm = alloc_f(d->nc)) && (o->rv = alloc_f(d->nc));
+    if (d->rm) ok = ok && (o->rm = cnb_bench_alloc_f(d->nc)) && (o->rv = cnb_bench_alloc_f(d->nc));
     if (!ok) {
         cnb_plan_destroy(plan);
         free(o->y), free(o->idx), free(o->rm), free(o->rv);
@@ -146,7 +145,7 @@ cnb_status cnb_bench_data_make(const cnb_layer *layer, const cnb_shape *shape, u
     if (st) return st;
     if ((st = cnb_shape_numel(shape, &d->nx, err)) || (st = cnb_shape_numel(&d->out_shape, &d->ny, err))) return st;
     d->ref_impl = ref_name(layer->kind);
-    if (!(d->x = alloc_f(d->nx))) goto nomem;
+    if (!(d->x = cnb_bench_alloc_f(d->nx))) goto nomem;
     switch (layer->kind) {
     case CNB_CONV1D:
     case CNB_CONV2D: {
@@ -157,12 +156,12 @@ cnb_status cnb_bench_data_make(const cnb_layer *layer, const cnb_shape *shape, u
         int ax = 4, aw = 2;
         while (ax > 1 && (double)terms * ax * aw + 64 >= 16777216.0) ax--;
         while (aw > 1 && (double)terms * ax * aw + 64 >= 16777216.0) aw--;
-        if (!(d->w = alloc_f(d->nw))) goto nomem;
+        if (!(d->w = cnb_bench_alloc_f(d->nw))) goto nomem;
         fill_ints(d->x, d->nx, seed, 1, ax, 30);
         fill_ints(d->w, d->nw, seed, 2, aw, 30);
         if (layer->u.conv.bias) {
             d->nb = layer->u.conv.out_channels;
-            if (!(d->b = alloc_f(d->nb))) goto nomem;
+            if (!(d->b = cnb_bench_alloc_f(d->nb))) goto nomem;
             fill_ints(d->b, d->nb, seed, 3, 64, 0);
         }
         break;
@@ -172,12 +171,12 @@ cnb_status cnb_bench_data_make(const cnb_layer *layer, const cnb_shape *shape, u
         d->nc = p->num_features;
         fill_ints(d->x, d->nx, seed, 1, 8, 0);
         if (p->affine) {
-            if (!(d->w = alloc_f(d->nc)) || !(d->b = alloc_f(d->nc))) goto nomem;
+            if (!(d->w = cnb_bench_alloc_f(d->nc)) || !(d->b = cnb_bench_alloc_f(d->nc))) goto nomem;
             fill_ints(d->w, d->nc, seed, 2, 3, 0);
             fill_ints(d->b, d->nc, seed, 3, 3, 0);
         }
         if (p->track_running_stats) {
-            if (!(d->rm = alloc_f(d->nc)) || !(d->rv = alloc_f(d->nc))) goto nomem;
+            if (!(d->rm = cnb_bench_alloc_f(d->nc)) || !(d->rv = cnb_bench_alloc_f(d->nc))) goto nomem;
             fill_ints(d->rm, d->nc, seed, 4, 2, 0);
             fill_ints(d->rv, d->nc, seed, 5, 2, 0);
             for (int64_t c = 0; c < d->nc; c++) d->rv[c] = 3.f + d->rv[c];  // a variance: positive

@@ -298,7 +298,7 @@ static cnb_status data_make(const fz_case *c, fz_data *d, cnb_error *err) {
     // Kernels take aligned fast paths (whole aligned vectors over several planes): the input starts anywhere
     // from a 64-byte boundary to 7 floats past one, so both those paths and the unaligned ones are checked.
     d->x_offset = (int64_t)(mix(c->data_seed ^ 0xa11) % 8);
-    d->xbuf = aligned_alloc(64, ((size_t)(d->nx + d->x_offset + 1) * sizeof(float) + 63) / 64 * 64);
+    d->xbuf = cnb_bench_alloc_f(d->nx + d->x_offset);
     if (!d->xbuf) {
         free(x);
         goto nomem;

@@ -105,6 +105,7 @@ static inline __attribute__((always_inline)) void norm_run_pf(const float *x, fl
 }
 
 static void norm_run(const float *x, float *y, int64_t len, coef k) { norm_run_pf(x, y, len, k, false); }
+#define CNB_BN_NORM_STREAM
 static void norm_stream(const float *x, float *y, int64_t len, coef k, bool in_llc) {
     if (in_llc) norm_run_pf(x, y, len, k, true);
     else norm_run_pf(x, y, len, k, false);

@@ -1012,6 +1012,11 @@ cnb_status cnb_conv2d_depthwise_avx2_run(const cnb_plan_data *p, const cnb_io *i
     assert(g->groups == g->C && io->workspace);
     int threads = io->threads < 1 ? 1 : io->threads;
     if (threads > d->tmax) threads = (int)d->tmax;
+    char *ws = (char *)(((uintptr_t)io->workspace + 63) & ~(uintptr_t)63);
+    if (d->rb) {
+        rb_run(g, d, io, ws, threads);
+        return CNB_OK;
+    }
     // Work units: (n, c) planes, each split into row blocks when there are too few planes to share out evenly.
     const int64_t planes = g->N * g->C;
     int64_t blocks = 1;
@@ -1020,11 +1025,6 @@ cnb_status cnb_conv2d_depthwise_avx2_run(const cnb_plan_data *p, const cnb_io *i
         if (blocks > g->OH) blocks = g->OH;
     }
     const int64_t units = planes * blocks;
-    char *ws = (char *)(((uintptr_t)io->workspace + 63) & ~(uintptr_t)63);
-    if (d->rb) {
-        rb_run(g, d, io, ws, threads);
-        return CNB_OK;
-    }
 
     #pragma omp parallel num_threads(threads)
     {

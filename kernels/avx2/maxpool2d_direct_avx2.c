@@ -489,10 +489,7 @@ cnb_status cnb_maxpool2d_direct_avx2_run(const cnb_plan_data *p, const cnb_io *i
     c.lo = min64(c.pl / c.sw + (c.pl % c.sw != 0), c.OW);   // ceil(pl / sw); pl + sw - 1 may overflow
     const int64_t last = c.W - 1 - (c.kw - 1) * c.dw + c.pl;   // ow * sw <= last
     c.hi = max64(c.lo, last < 0 ? 0 : min64(last / c.sw + 1, c.OW));
-    // Input in the last-level cache: at most half of it, and 16 MiB (a virtual machine's L3 share is often far
-    // below what it reports: 508 MiB here, where 25 MiB already streams from DRAM).
-    const double llc = fmin(0.5 * (double)cnb_cpu_caches()->l3, 16.0 * 1024 * 1024);
-    c.prefetch = (double)g->in_numel * sizeof(float) <= llc;
+    c.prefetch = cnb_cpu_fits_llc((double)g->in_numel * sizeof(float));
 
     const float *x = io->x;
     float *y = io->y;

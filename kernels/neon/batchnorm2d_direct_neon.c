@@ -109,11 +109,6 @@ static void norm_run(const float *x, float *y, int64_t len, coef k) {
     }
 }
 
-static void norm_stream(const float *x, float *y, int64_t len, coef k, bool in_llc) {
-    (void)in_llc;   // no software prefetch measured here
-    norm_run(x, y, len, k);
-}
-
 // Float sums over short fixed blocks, then double: a block is up to 128 values, 8 vector steps of 4 a round,
 // step v going to accumulator v % 8 (8 independent add and FMLA chains, enough to cover their latency on
 // two pipes), so each float lane adds at most 4 terms; the 8 accumulators are added pairwise before going to

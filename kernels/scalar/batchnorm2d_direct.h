@@ -1,8 +1,9 @@
 /* The ISA-independent half of batchnorm2d.direct.{scalar,avx2,neon}: merging the per-chunk statistics into
  * a channel's, the coefficients and running statistics, and the driver of run() (fused batch-1 path, or
  * statistics, coefficients, then one streaming pass). Included by each kernel file after it defines
- * CHUNK, part {mean, m2}, coef, chunks_per_plane(), chunk_stats(), norm_run() with its own vectors, and
- * norm_stream() (norm_run for the streaming pass, told whether the input is in the last-level cache). */
+ * CHUNK, part {mean, m2}, coef, chunks_per_plane(), chunk_stats() and norm_run() with its own vectors; a
+ * kernel that streams differently when the input is in the last-level cache also defines norm_stream() and
+ * CNB_BN_NORM_STREAM. */
 #ifndef CNB_KERNELS_BATCHNORM2D_DIRECT_H
 #define CNB_KERNELS_BATCHNORM2D_DIRECT_H
 
@@ -77,6 +78,14 @@ static coef finish_channel(const cnb_geom *g, const cnb_weights *w, const cnb_io
     return k;
 }
 
+#ifndef CNB_BN_NORM_STREAM
+// norm_run for the streaming pass (in_llc: the input is in the last-level cache).
+static void norm_stream(const float *x, float *y, int64_t len, coef k, bool in_llc) {
+    (void)in_llc;
+    norm_run(x, y, len, k);
+}
+#endif
+
 // Values [s, e) of the flat N*C*HW tensor, plane segment by plane segment.
 static void norm_range(const float *x, float *y, int64_t s, int64_t e, int64_t C, int64_t HW, const coef *cf,
                        bool in_llc) {
@@ -136,9 +145,7 @@ static cnb_status bn_direct_run(const cnb_plan_data *p, const cnb_io *io) {
         return CNB_OK;
     }
 
-    // The input in the last-level cache: at most half of it and 16 MiB (a virtual machine's L3 share is
-    // often far smaller than what it reports).
-    const bool in_llc = (double)total * sizeof(float) <= fmin(0.5 * (double)cnb_cpu_caches()->l3, 16.0 * 1024 * 1024);
+    const bool in_llc = cnb_cpu_fits_llc((double)total * sizeof(float));
 #pragma omp parallel num_threads(T)
     {
         if (g->use_batch_stats) {

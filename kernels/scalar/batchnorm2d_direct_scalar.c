@@ -68,11 +68,6 @@ static void norm_run(const float *x, float *y, int64_t len, coef k) {
     for (int64_t i = 0; i < len; i++) y[i] = (x[i] - k.mh) * k.sc + k.sh;
 }
 
-static void norm_stream(const float *x, float *y, int64_t len, coef k, bool in_llc) {
-    (void)in_llc;   // no software prefetch measured here
-    norm_run(x, y, len, k);
-}
-
 // Float sums over short fixed blocks, then double: each float lane adds at most 4 terms and the 4
 // lane groups are added pairwise before going to double, so a block sum of squares is within ~7 float
 // roundings (the square rounds apart: no FMA in the baseline ISA). Converting every value to double
