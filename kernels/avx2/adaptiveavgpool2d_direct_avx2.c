@@ -174,29 +174,46 @@ static ALWAYS_INLINE __m256 lanes_le(int64_t k) {
 }
 
 // groups8 from a 32-byte aligned x: 8 planes of S floats are exactly S aligned vectors, so every load is
-// aligned (no cache-line splits) and a vector shared by two planes is masked for each. Only with S a
-// constant (masks and loops folded): with S read at run time it is slower than groups8.
+// aligned (no cache-line splits) and each is loaded once: a vector shared by two planes is split by one mask
+// (its low lanes end plane i, the rest start plane i + 1). Planes are summed in order and folded pairwise as
+// they finish (cnb_avx2_hsum8's tree), so few sums are live at once: holding all 8 spilled to the stack.
+// Only with S a constant (masks and loops folded): with S read at run time it is slower than groups8.
 static ALWAYS_INLINE int64_t groups8_aligned(const float *x, float *y, const int64_t S, int64_t p, int64_t p1,
                                              __m256 d, bool mul) {
     // Half the additions as x * 1 + s (exact: one rounding, as an add): the FMA pipes add too.
     const __m256 one = _mm256_set1_ps(1.0f);
     for (; p + 8 <= p1; p += 8) {
         const float *g = x + p * S;
-        __m256 acc[8];
+        __m256 carry = _mm256_setzero_ps(), prev = carry, pair[4];
 #pragma GCC unroll 8
         for (int64_t i = 0; i < 8; i++) {
-            const int64_t a = i * S, b = a + S - 1, fv = a / 8, lv = b / 8;
-            __m256 s0 = _mm256_and_ps(_mm256_load_ps(g + 8 * fv), lanes_ge(a % 8)), s1 = _mm256_setzero_ps();
-            int64_t v = fv + 1;
+            const int64_t a = i * S, b = a + S - 1, lv = b / 8;
+            int64_t v = a / 8;
+            __m256 s0 = a % 8 ? carry : _mm256_load_ps(g + 8 * v), s1 = _mm256_setzero_ps();
+            v++;
 #pragma GCC unroll 16
             for (; v + 2 <= lv; v += 2) {
                 s1 = _mm256_fmadd_ps(_mm256_load_ps(g + 8 * v), one, s1);
                 s0 = _mm256_add_ps(s0, _mm256_load_ps(g + 8 * v + 8));
             }
             if (v < lv) s1 = _mm256_fmadd_ps(_mm256_load_ps(g + 8 * v), one, s1);
-            acc[i] = _mm256_add_ps(_mm256_add_ps(s0, _mm256_and_ps(_mm256_load_ps(g + 8 * lv), lanes_le(b % 8))), s1);
+            if (lv > a / 8) {
+                const __m256 last = _mm256_load_ps(g + 8 * lv);
+                if (b % 8 == 7) {
+                    s0 = _mm256_add_ps(s0, last);
+                } else {
+                    const __m256 m = lanes_le(b % 8);
+                    s0 = _mm256_add_ps(s0, _mm256_and_ps(last, m));
+                    carry = _mm256_andnot_ps(m, last);
+                }
+            }
+            const __m256 acc = _mm256_add_ps(s0, s1);
+            if (i % 2) pair[i / 2] = _mm256_hadd_ps(prev, acc);
+            prev = acc;
         }
-        _mm256_storeu_ps(y + p, divide(cnb_avx2_hsum8(acc), d, mul));
+        const __m256 ab = _mm256_hadd_ps(pair[0], pair[1]), cd = _mm256_hadd_ps(pair[2], pair[3]);
+        const __m256 sum = _mm256_add_ps(_mm256_permute2f128_ps(ab, cd, 0x20), _mm256_permute2f128_ps(ab, cd, 0x31));
+        _mm256_storeu_ps(y + p, divide(sum, d, mul));
     }
     return p;
 }
