@@ -299,6 +299,19 @@ static ALWAYS_INLINE void eq_rows_k(const eq *e, const float *x, float *y, int64
     while (whole > r0 && (((whole - 1) * kh + kh - 1) * W + (ow0 + 8) * KW > rows * kh * W ||
                           (whole - 1) * OW + ow0 + 8 > r1 * OW))
         whole--;
+    if (ow0 == 0) {
+        // Rows of fewer than 8 outputs (7x7 cells): one vector a row, the whole ones in a loop of pointer steps
+        // with the division or multiplication chosen outside it.
+        const float *in = x + r0 * kh * W;
+        float *yr = y + r0 * OW;
+        int64_t r = r0;
+        if (mul)
+            for (; r < whole; r++, in += kh * W, yr += OW) eq_vec(in, kh, W, d, true, 0, 8, yr, KW, true);
+        else
+            for (; r < whole; r++, in += kh * W, yr += OW) eq_vec(in, kh, W, d, false, 0, 8, yr, KW, true);
+        for (; r < r1; r++, in += kh * W, yr += OW) eq_vec(in, kh, W, d, mul, 0, tail, yr, KW, false);
+        return;
+    }
     for (int64_t r = r0; r < r1; r++) {
         const float *in = x + r * kh * W;
         float *yr = y + r * OW;
