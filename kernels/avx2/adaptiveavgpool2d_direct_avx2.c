@@ -451,38 +451,40 @@ static bool pl_applies(const cnb_geom *g, const int64_t *bounds) {
     return mh * mw <= FLOAT_TERMS;
 }
 
-// Planes xp[0..8) (S = H*W floats each) to yp[0..8) (OH*OW each): transposed so that one vector holds an
-// element of all 8 planes (8x8 transposes), every cell summed by whole-vector adds (rows first, then
-// columns), divided, and transposed back. The loops over rows, cells and columns, whose trip counts vary
-// cell by cell, run once for 8 planes instead of once per plane.
-static void pl_group(const gen *e, const float *xp, float *yp, __m256 *xt, __m256 *vt, __m256 *ot) {
-    const int64_t W = e->W, S = e->H * W, OW = e->OW, OS = e->OH * OW;
-    for (int64_t e0 = 0; e0 < S; e0 += 8) {
-        const int64_t m = S - e0 < 8 ? S - e0 : 8;
-        __m256 r[8];
-        for (int i = 0; i < 8; i++) r[i] = cnb_avx2_load_n(xp + i * S + e0, m);
-        cnb_avx2_transpose8(r);
-        // Stores, not a copy loop (gcc makes a variable-length one a rep movs, slow for 256 bytes).
-        for (int k = 0; k < 8; k++)
-            if (k < m) _mm256_store_ps((float *)&xt[e0 + k], r[k]);
-    }
+// Planes xp[0..8) (S = H*W floats each) to yp[0..8) (OH*OW each). Per output row and 8 input columns, each
+// plane's cell rows are summed with lanes = columns, and the 8 sums transposed (8x8) so that one vector holds
+// a column sum of all 8 planes; every cell is then its column sums added as whole vectors, divided, and
+// transposed back. The loops over cells and columns, whose trip counts vary cell by cell, run once for 8
+// planes instead of once per plane. Transposing the row sums rather than the input: fewer shuffles and stores
+// and no transposed copy of the input.
+static void pl_group(const gen *e, const float *xp, float *yp, __m256 *vt, __m256 *ot) {
+    const int64_t H = e->H, W = e->W, S = H * W, OW = e->OW, OS = e->OH * OW;
     for (int64_t oh = 0; oh < e->OH; oh++) {
         const int64_t h0 = e->hb[2 * oh], h1 = e->hb[2 * oh + 1];
         __m256 *v = vt + oh * W;
-        // Up to 3 rows a pass (fewer passes through v), added in row order.
-        const __m256 *r0 = xt + h0 * W, *r1 = r0 + W, *r2 = r1 + W;
-        if (h1 - h0 == 1)
-            for (int64_t w = 0; w < W; w++) v[w] = r0[w];
-        else if (h1 - h0 == 2)
-            for (int64_t w = 0; w < W; w++) v[w] = _mm256_add_ps(r0[w], r1[w]);
-        else
-            for (int64_t w = 0; w < W; w++) v[w] = _mm256_add_ps(_mm256_add_ps(r0[w], r1[w]), r2[w]);
-        int64_t h = h0 + 3;
-        for (; h + 2 <= h1; h += 2)
-            for (int64_t w = 0; w < W; w++)
-                v[w] = _mm256_add_ps(_mm256_add_ps(v[w], xt[h * W + w]), xt[(h + 1) * W + w]);
-        if (h < h1)
-            for (int64_t w = 0; w < W; w++) v[w] = _mm256_add_ps(v[w], xt[h * W + w]);
+        for (int64_t c = 0; c < W; c += 8) {
+            const int64_t m = W - c < 8 ? W - c : 8;
+            __m256 r[8];
+            // Whole loads past a row's end read the next row or plane (lanes not used); only the last plane's
+            // last row must not read past the group.
+            const int64_t safe = m < 8 && h1 == H ? 7 : 8;
+            for (int64_t i = 0; i < safe; i++) {
+                const float *q = xp + i * S + h0 * W + c;
+                __m256 a = _mm256_loadu_ps(q);
+                for (int64_t h = h0 + 1; h < h1; h++) a = _mm256_add_ps(a, _mm256_loadu_ps(q += W));
+                r[i] = a;
+            }
+            for (int64_t i = safe; i < 8; i++) {
+                const float *q = xp + i * S + h0 * W + c;
+                __m256 a = cnb_avx2_load_n(q, m);
+                for (int64_t h = h0 + 1; h < h1; h++) a = _mm256_add_ps(a, cnb_avx2_load_n(q += W, m));
+                r[i] = a;
+            }
+            cnb_avx2_transpose8(r);
+            // Stores, not a copy loop (gcc makes a variable-length one a rep movs, slow for 256 bytes).
+            for (int k = 0; k < 8; k++)
+                if (k < m) _mm256_store_ps((float *)&v[c + k], r[k]);
+        }
         for (int64_t ow = 0; ow < OW; ow++) {
             const int64_t c0 = e->wb[2 * ow], c1 = e->wb[2 * ow + 1];
             __m256 a = v[c0];
@@ -506,9 +508,9 @@ static void pl_group(const gen *e, const float *xp, float *yp, __m256 *xt, __m25
 
 // Groups [g0, g1) of 8 planes.
 static void pl_groups(const gen *e, const float *x, float *y, int64_t g0, int64_t g1) {
-    _Alignas(32) __m256 xt[PL_MAX], vt[PL_MAX], ot[PL_MAX];
+    _Alignas(32) __m256 vt[PL_MAX], ot[PL_MAX];
     const int64_t S = e->H * e->W, OS = e->OH * e->OW;
-    for (int64_t q = g0; q < g1; q++) pl_group(e, x + q * 8 * S, y + q * 8 * OS, xt, vt, ot);
+    for (int64_t q = g0; q < g1; q++) pl_group(e, x + q * 8 * S, y + q * 8 * OS, vt, ot);
 }
 
 typedef struct job {
