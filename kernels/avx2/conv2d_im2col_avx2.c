@@ -89,10 +89,13 @@ cnb_status cnb_conv2d_im2col_avx2_plan(const cnb_geom *g, const cnb_weights *w, 
     if (!pv) return cnb_fail(err, CNB_E_NOMEM, "conv2d.im2col.avx2: out of memory");
     // The tile covers 6 channels x 16 pixels, or 6 pixels x 16 channels. Transposed wastes less on the
     // edges when the pixels are few (7x7: 49 = 3*16 + 1 but 8*6 + 1), but packs im2col 6-wide (its cost
-    // shared by the kg channels) and transposes y (shared by the Kd terms of each sum): it must win by
-    // that much. Measured: 7x7 layers gain 10-20%, 14x14 ones (6% less edge waste) lose 5-15%.
+    // shared by the kg channels) and transposes y (shared by the Kd terms of each sum): it must win by that
+    // much. Fitted to same-run measurements, 1 and 2 threads: 7x7 outputs (gain 1.18-1.2) run 16-28% faster
+    // transposed from 1x1 160->960 to 3x3 512->512; 14x14 ones (gain 1.05-1.08) lose 4-32% with short
+    // products (MobileNet's 64->384, 384->64, 96->576) and are even within +-4% with long ones; a first
+    // layer (3->32, Kd 27, gain 1.125) loses 54%.
     const double gain = tile_eff(P, MR) * tile_eff(kg, NR) / (tile_eff(kg, MR) * tile_eff(P, NR));
-    pv->trans = gain > 1.0 + 60.0 / (double)Kd + 16.0 / (double)kg;
+    pv->trans = gain > 1.0 + 24.0 / (double)kg + 16.0 / (double)Kd;
     float *wr = NULL;
     if (!cnb_im2col_init(&pv->t, g, pv->trans ? MR : NR)) goto nomem;
     if (pv->trans) {
