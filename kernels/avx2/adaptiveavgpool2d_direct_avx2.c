@@ -432,7 +432,7 @@ static void gen_rows(const gen *e, const float *x, float *y, int64_t r0, int64_t
 
 // ---- any cells over small planes: 8 planes at a time, lanes = planes ------------------------------------
 
-enum { PL_MAX = 512 };   // input plane, output plane and row-sum elements of this path (8 planes: 16 KiB each)
+enum { PL_MAX = 512 };   // row sums and outputs of one group ([OH][W] and [OH][OW] vectors: 16 KiB each at most)
 
 // The tallest and the widest cell.
 static void cell_max(const cnb_geom *g, const int64_t *bounds, int64_t *mh, int64_t *mw) {
@@ -443,7 +443,8 @@ static void cell_max(const cnb_geom *g, const int64_t *bounds, int64_t *mh, int6
         if (bounds[2 * o + 1] - bounds[2 * o] > *mw) *mw = bounds[2 * o + 1] - bounds[2 * o];
 }
 
-// Whether groups of 8 planes take the layer: small planes, every cell at most FLOAT_TERMS elements (float sums).
+// Whether groups of 8 planes take the layer: small planes (at most PL_MAX elements, where it was measured
+// against the per-plane path), every cell at most FLOAT_TERMS elements (float sums).
 static bool pl_applies(const cnb_geom *g, const int64_t *bounds) {
     if (g->H * g->W > PL_MAX || g->OH * g->OW > PL_MAX || g->OH * g->W > PL_MAX || g->N * g->C < 8) return false;
     int64_t mh, mw;
@@ -465,19 +466,19 @@ static void pl_group(const gen *e, const float *xp, float *yp, __m256 *vt, __m25
         for (int64_t c = 0; c < W; c += 8) {
             const int64_t m = W - c < 8 ? W - c : 8;
             __m256 r[8];
-            // Whole loads past a row's end read the next row or plane (lanes not used); only the last plane's
-            // last row must not read past the group.
-            const int64_t safe = m < 8 && h1 == H ? 7 : 8;
-            for (int64_t i = 0; i < safe; i++) {
+            // Whole loads past a row's end read the next row or plane (lanes not used) as long as they stay
+            // inside the group; a plane whose cell rows would leave it loads the row's m columns only.
+            // (Constant loop bounds keep r[] in registers.)
+            for (int i = 0; i < 8; i++) {
                 const float *q = xp + i * S + h0 * W + c;
-                __m256 a = _mm256_loadu_ps(q);
-                for (int64_t h = h0 + 1; h < h1; h++) a = _mm256_add_ps(a, _mm256_loadu_ps(q += W));
-                r[i] = a;
-            }
-            for (int64_t i = safe; i < 8; i++) {
-                const float *q = xp + i * S + h0 * W + c;
-                __m256 a = cnb_avx2_load_n(q, m);
-                for (int64_t h = h0 + 1; h < h1; h++) a = _mm256_add_ps(a, cnb_avx2_load_n(q += W, m));
+                __m256 a;
+                if (i * S + (h1 - 1) * W + c + 8 <= 8 * S) {
+                    a = _mm256_loadu_ps(q);
+                    for (int64_t h = h0 + 1; h < h1; h++) a = _mm256_add_ps(a, _mm256_loadu_ps(q += W));
+                } else {
+                    a = cnb_avx2_load_n(q, m);
+                    for (int64_t h = h0 + 1; h < h1; h++) a = _mm256_add_ps(a, cnb_avx2_load_n(q += W, m));
+                }
                 r[i] = a;
             }
             cnb_avx2_transpose8(r);
