@@ -860,7 +860,7 @@ cnb_status cnb_conv2d_depthwise_neon_run(const cnb_plan_data *p, const cnb_io *i
         for (int64_t u = u0; u < u1; u++) {
             if (d->flat) {
                 if (u + 1 < u1) flat_build(g, d, io->x + (u + 1) * plane_in, fw[(u + 1 - u0) & 1]);
-flat_plane(g, d, p->w, fw[(u - u0) & 1], io->y, n, c);
+                flat_plane(g, d, p->w, fw[(u - u0) & 1], io->y, n, c);
             } else {
                 dw_block(g, d, p->w, win, io->x, io->y, n, c, bl * g->OH / blocks, (bl + 1) * g->OH / blocks);
             }
