@@ -15,6 +15,7 @@
 
 #include "core/cpu.h"
 #include "core/registry.h"
+#include "kernels/scalar/team.h"
 
 // Merges channel c's partials, planes in batch order and chunks in plane order (Chan, Golub & LeVeque):
 // mean = K + sum n_j (mean_j - K) / n with K the first chunk's mean, then
@@ -98,6 +99,67 @@ static void norm_range(const float *x, float *y, int64_t s, int64_t e, int64_t C
     }
 }
 
+// What one run's threads share.
+typedef struct bn_job {
+    const cnb_geom *g;
+    const cnb_weights *w;
+    const cnb_io *io;
+    const float *x;
+    float *y;
+    int64_t N, C, HW, n, total, KP;
+    part *parts;
+    coef *cf;
+    bool in_llc;
+} bn_job;
+
+// Batch 1, one channel after another per thread (see bn_direct_run): this thread's channels [c0, c1),
+// software-pipelined: the sums of channel c run in the same loop as the normalisation of channel c - 1,
+// still in L2.
+static void bn_fused_share(const bn_job *b) {
+    const int64_t C = b->C, HW = b->HW, KP = b->KP;
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t c0 = C * t / nt, c1 = C * (t + 1) / nt;
+    coef prev = {0.f, 0.f, 0.f};
+    for (int64_t c = c0; c < c1; c++) {
+        const bool pipe = c > c0;
+        for (int64_t k = 0; k < KP; k++) {
+            const int64_t off = k * CHUNK, m = HW - off < CHUNK ? HW - off : CHUNK;
+            b->parts[c * KP + k] = chunk_stats(b->x + c * HW + off, m, pipe ? b->x + (c - 1) * HW + off : NULL,
+                                               pipe ? b->y + (c - 1) * HW + off : NULL, prev);
+        }
+        double mean, m2;
+        merge_channel(b->parts, 1, C, HW, KP, c, &mean, &m2);
+        prev = finish_channel(b->g, b->w, b->io, c, mean, m2, b->n);
+    }
+    if (c1 > c0) norm_run(b->x + (c1 - 1) * HW, b->y + (c1 - 1) * HW, HW, prev);
+}
+
+// Statistics (training), coefficients, then this thread's share of the streaming pass. The worksharing loops
+// are orphaned: they bind to the caller's team, or run whole on a caller outside any parallel region.
+static void bn_stream_share(const bn_job *b) {
+    const cnb_geom *g = b->g;
+    const int64_t N = b->N, C = b->C, HW = b->HW, KP = b->KP;
+    if (g->use_batch_stats) {
+#pragma omp for schedule(static)
+        for (int64_t q = 0; q < N * C * KP; q++) {
+            const int64_t plane = KP == 1 ? q : q / KP, off = (q - plane * KP) * CHUNK;
+            const int64_t m = HW - off < CHUNK ? HW - off : CHUNK;
+            b->parts[q] = chunk_stats(b->x + plane * HW + off, m, NULL, NULL, (coef){0.f, 0.f, 0.f});
+        }
+    }
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < C; c++) {
+        double mean = b->w->running_mean[c], m2 = 0.0;
+        if (g->use_batch_stats) merge_channel(b->parts, N, C, HW, KP, c, &mean, &m2);
+        b->cf[c] = finish_channel(g, b->w, b->io, c, mean, m2, b->n);
+    }
+    // The implicit barrier above publishes cf; each thread then streams its contiguous share, split at
+    // multiples of 16 values (64-byte lines).
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads(), total = b->total;
+    const int64_t s = total * t / nt / 16 * 16, e = t + 1 == nt ? total : total * (t + 1) / nt / 16 * 16;
+    norm_range(b->x, b->y, s, e, C, HW, b->cf, b->in_llc);
+}
+
 static cnb_status bn_direct_run(const cnb_plan_data *p, const cnb_io *io) {
     const cnb_geom *g = p->g;
     const cnb_weights *w = p->w;
@@ -108,12 +170,14 @@ static cnb_status bn_direct_run(const cnb_plan_data *p, const cnb_io *io) {
 
     const int64_t N = g->N, C = g->C, HW = g->H * g->W, n = N * HW, total = C * n;
     assert(n > 0 && (!g->use_batch_stats || n > 1));
-    const float *x = io->x;
-    float *y = io->y;
-    const int T = io->threads;
+    // Small layers take fewer threads than offered, and with one no parallel region: entering one cost
+    // 2-4 us a run, as much as the whole of a 7x7 layer's work (MobileNetV2's last BatchNorm2d layers).
+    const int T = team(io->threads, 2 * total);
     const int64_t KP = chunks_per_plane(g);
     part *parts = io->workspace;
-    coef *cf = g->use_batch_stats ? (coef *)(parts + N * C * KP) : io->workspace;
+    const bn_job b = {g, w, io, io->x, io->y, N, C, HW, n, total, KP, parts,
+                      g->use_batch_stats ? (coef *)(parts + N * C * KP) : io->workspace,
+                      cnb_cpu_fits_llc((double)total * sizeof(float))};
 
     // Batch 1: a channel is one plane, reduced and then normalised while it is still in this core's L2
     // (one read from memory instead of two), when the channels share out evenly among the threads.
@@ -121,55 +185,17 @@ static cnb_status bn_direct_run(const cnb_plan_data *p, const cnb_io *io) {
     // visiting them channel by channel defeats the prefetchers (8x256x56x56 from DRAM: 1.6x slower).
     const bool fused = g->use_batch_stats && N == 1 && (size_t)HW * sizeof(float) <= cnb_cpu_caches()->l2 / 2 &&
                        (C % T == 0 || C >= 8 * (int64_t)T);
-    if (fused) {
-#pragma omp parallel num_threads(T)
-        {
-            // This thread's channels [c0, c1), software-pipelined: the sums of channel c run in the same
-            // loop as the normalisation of channel c - 1, still in L2.
-            const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-            const int64_t c0 = C * t / nt, c1 = C * (t + 1) / nt;
-            coef prev = {0.f, 0.f, 0.f};
-            for (int64_t c = c0; c < c1; c++) {
-                const bool pipe = c > c0;
-                for (int64_t k = 0; k < KP; k++) {
-                    const int64_t off = k * CHUNK, m = HW - off < CHUNK ? HW - off : CHUNK;
-                    parts[c * KP + k] = chunk_stats(x + c * HW + off, m, pipe ? x + (c - 1) * HW + off : NULL,
-                                                    pipe ? y + (c - 1) * HW + off : NULL, prev);
-                }
-                double mean, m2;
-                merge_channel(parts, 1, C, HW, KP, c, &mean, &m2);
-                prev = finish_channel(g, w, io, c, mean, m2, n);
-            }
-            if (c1 > c0) norm_run(x + (c1 - 1) * HW, y + (c1 - 1) * HW, HW, prev);
-        }
+    if (T == 1) {
+        if (fused) bn_fused_share(&b);
+        else bn_stream_share(&b);
         return CNB_OK;
     }
-
-    const bool in_llc = cnb_cpu_fits_llc((double)total * sizeof(float));
 #pragma omp parallel num_threads(T)
     {
-        if (g->use_batch_stats) {
-#pragma omp for schedule(static)
-            for (int64_t q = 0; q < N * C * KP; q++) {
-                const int64_t plane = KP == 1 ? q : q / KP, off = (q - plane * KP) * CHUNK;
-                const int64_t m = HW - off < CHUNK ? HW - off : CHUNK;
-                parts[q] = chunk_stats(x + plane * HW + off, m, NULL, NULL, (coef){0.f, 0.f, 0.f});
-            }
-        }
-#pragma omp for schedule(static)
-        for (int64_t c = 0; c < C; c++) {
-            double mean = w->running_mean[c], m2 = 0.0;
-            if (g->use_batch_stats) merge_channel(parts, N, C, HW, KP, c, &mean, &m2);
-            cf[c] = finish_channel(g, w, io, c, mean, m2, n);
-        }
-        // The implicit barrier above publishes cf; each thread then streams its contiguous share, split
-        // at multiples of 16 values (64-byte lines).
-        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-        const int64_t s = total * t / nt / 16 * 16, e = t + 1 == nt ? total : total * (t + 1) / nt / 16 * 16;
-        norm_range(x, y, s, e, C, HW, cf, in_llc);
+        if (fused) bn_fused_share(&b);
+        else bn_stream_share(&b);
     }
     return CNB_OK;
 }
-
 
 #endif /* CNB_KERNELS_BATCHNORM2D_DIRECT_H */

@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "kernels/scalar/team.h"
+
 // Items [0, n) by work(j, i0, i1). Threads take chunks of items from a shared counter rather than fixed
 // shares: on cores shared with other work, a preempted thread then holds the layer up by one chunk, not by
 // its whole share.
@@ -18,14 +20,6 @@ static void drive(void (*work)(const job *, int64_t, int64_t), const job *j, int
 #pragma omp parallel num_threads(nt)
     for (int64_t r0; (r0 = atomic_fetch_add_explicit(&next, chunk, memory_order_relaxed)) < n;)
         work(j, r0, r0 + chunk < n ? r0 + chunk : n);
-}
-
-// Threads for a layer moving `floats` floats: starting a team costs microseconds, so small layers take
-// fewer threads than offered: at least GRAIN floats (256 KiB, several microseconds of work) each.
-static int team(int threads, int64_t floats) {
-    enum { GRAIN = 65536 };
-    const int64_t most = floats / GRAIN > 1 ? floats / GRAIN : 1;
-    return threads < most ? threads : (int)most;
 }
 
 #endif /* CNB_KERNELS_POOL_DRIVE_H */
