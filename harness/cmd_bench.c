@@ -67,8 +67,9 @@ typedef struct bench_entry {
     double est_s;           /* wall time of the agreement run (plan + one run): an upper bound of one run */
     /* results */
     double median_ns;
-    double on_cpu;          /* CPU time of the process / (threads x wall time) of the median: below 1 when
-                             * the threads were not all running, i.e. something else had the cores */
+    double on_cpu;          /* CPU time of the process / (threads used x wall time) of the median: below 1
+                             * when the threads were not all running, i.e. something else had the cores */
+    int threads_used;       /* of `threads`, those the kernel ran on (small layers take fewer); 0: unknown */
     int nsamples;
     bool have_result;
 } bench_entry;
@@ -137,6 +138,11 @@ static void bench_body(cnb_gb_state *st, void *arg) {
     layer_item *L = e->L;
     cnb_run_args a = {.x = L->data.x, .y = L->y, .indices = L->idx, .new_running_mean = L->nrm,
                       .new_running_var = L->nrv, .workspace = e->workspace, .threads = e->threads};
+    // Each thread's CPU time over the loop: a kernel may take fewer threads than offered (small layers), and
+    // the on-cpu share should count only those it used.
+    double cpu0[CNB_MAX_THREADS];
+    bool per_thread = true;
+    for (int i = 0; i < e->threads; i++) per_thread &= (cpu0[i] = cnb_topo_thread_cpu_ns(e->tids[i])) >= 0;
     cnb_status rs = CNB_OK;
     while (cnb_gb_keep_running(st)) {
         if (c->cold) {
@@ -151,6 +157,19 @@ static void bench_body(cnb_gb_state *st, void *arg) {
     if (rs) {
         cnb_gb_skip_with_error(st, err.msg);
         return;
+    }
+    if (per_thread) {
+        // A thread the kernel used ran about as long as the calling one; one it left idle, only while it
+        // spun down after the pinning regions before the loop.
+        double d[CNB_MAX_THREADS], most = 0;
+        for (int i = 0; i < e->threads; i++) {
+            const double now = cnb_topo_thread_cpu_ns(e->tids[i]);
+            d[i] = now >= 0 ? now - cpu0[i] : 0;
+            if (d[i] > most) most = d[i];
+        }
+        int used = 0;
+        for (int i = 0; i < e->threads; i++) used += d[i] >= 0.5 * most;
+        if (used > 0) cnb_gb_set_counter(st, "threads_used", used, 0);
     }
     const double it = (double)cnb_gb_iterations(st);
     cnb_gb_set_counter(st, "GFLOP/s", L->flops * it * 1e-9, CNB_GB_RATE);
@@ -186,6 +205,14 @@ static double on_cpu_share(double cpu_ns, double real_ns, int threads) {
 /* Below this share a time is marked as measured on a busy machine. */
 #define BUSY_SHARE 0.9
 
+// The threads a run used (its "threads_used" counter), else all it was given.
+static int used_threads(const cnb_gb_result *r, int threads) {
+    for (size_t k = 0; k < r->n_counters; k++)
+        if (!strcmp(r->counter_names[k], "threads_used") && r->counter_values[k] >= 1 && r->counter_values[k] <= threads)
+            return (int)(r->counter_values[k] + 0.5);
+    return threads;
+}
+
 static void on_result(const cnb_gb_result *r, void *arg) {
     bench_ctx *c = arg;
     for (size_t i = 0; i < c->n_entries; i++) {
@@ -196,13 +223,15 @@ static void on_result(const cnb_gb_result *r, void *arg) {
             e->failed = true;
         } else if (!strcmp(r->run_type, "aggregate") && !strcmp(r->aggregate_name, "median")) {
             e->median_ns = r->real_ns;
-            e->on_cpu = on_cpu_share(r->cpu_ns, r->real_ns, e->threads);
+            e->threads_used = used_threads(r, e->threads);
+            e->on_cpu = on_cpu_share(r->cpu_ns, r->real_ns, e->threads_used);
             e->have_result = true;
         } else if (!strcmp(r->run_type, "iteration")) {
             e->nsamples++;
             if (e->nsamples == 1 || !e->have_result) {  // one repetition: no aggregates are reported
                 e->median_ns = r->real_ns;
-                e->on_cpu = on_cpu_share(r->cpu_ns, r->real_ns, e->threads);
+                e->threads_used = used_threads(r, e->threads);
+                e->on_cpu = on_cpu_share(r->cpu_ns, r->real_ns, e->threads_used);
                 e->have_result = true;
             }
         }
@@ -411,8 +440,10 @@ static int write_results(const bench_ctx *c, const char *raw, const char *out) {
             // A repetition or the mean/median: stddev and cv are not times.
             const char *agg = json_string_value(json_object_get(b, "aggregate_name"));
             const double ct = json_number_value(json_object_get(b, "cpu_time"));
+            const double tu = json_number_value(json_object_get(b, "threads_used"));
+            const int used = tu >= 1 && tu <= e->threads ? (int)(tu + 0.5) : e->threads;
             if (rt > 0 && !json_object_get(b, "error_occurred") && (!agg || !strcmp(agg, "mean") || !strcmp(agg, "median")))
-                json_object_set_new(b, "on_cpu_share", json_real(on_cpu_share(ct, rt, e->threads)));
+                json_object_set_new(b, "on_cpu_share", json_real(on_cpu_share(ct, rt, used)));
             json_object_set_new(b, "agreement", json_string(e->failed && e->agree.rule[0] && !e->agree.pass ? "fail"
                                                             : e->failed ? "error" : "pass"));
             json_object_set_new(b, "agreement_rule", json_string(e->agree.rule));

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <omp.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -263,6 +264,17 @@ static long thread_id(void) { return (long)syscall(SYS_gettid); }
 void cnb_topo_thread_ids(int nthreads, long *tid) {
 #pragma omp parallel num_threads(nthreads)
     tid[omp_get_thread_num()] = thread_id();
+}
+
+double cnb_topo_thread_cpu_ns(long tid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    unsigned long long ns = 0;
+    const int got = fscanf(f, "%llu", &ns);
+    fclose(f);
+    return got == 1 ? (double)ns : -1;
 }
 
 cnb_status cnb_topo_check_pinning(const cnb_topo *t, int nthreads, const int *expected_cpu, const long *expected_tid,

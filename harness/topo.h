@@ -61,6 +61,8 @@ int cnb_topo_core_of_cpu(const cnb_topo *t, int os_cpu);
 cnb_status cnb_topo_pin_threads(const cnb_topo *t, int nthreads, int *cpu_of_thread, cnb_error *err);
 // The OS thread id (gettid) of each member of a team of nthreads, into tid[0, nthreads).
 void cnb_topo_thread_ids(int nthreads, long *tid);
+// Nanoseconds OS thread tid of this process has run on a CPU (Linux: /proc/self/task/TID/schedstat), or -1.
+double cnb_topo_thread_cpu_ns(long tid);
 // Run a parallel region of nthreads and compare each thread's sched_getcpu() with expected_cpu[i].
 // CNB_OK when all match; CNB_E_UNSUPPORTED when some thread moved (or the team is smaller);
 // CNB_E_INVALID_ARG for bad arguments. report (may be NULL) gets one line: "thread 0: cpu 0, ...".
