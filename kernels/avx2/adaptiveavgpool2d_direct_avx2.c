@@ -467,18 +467,18 @@ static void pl_group(const gen *e, const float *xp, float *yp, __m256 *vt, __m25
             const int64_t m = W - c < 8 ? W - c : 8;
             __m256 r[8];
             // Whole loads past a row's end read the next row or plane (lanes not used) as long as they stay
-            // inside the group; a plane whose cell rows would leave it loads the row's m columns only.
-            // (Constant loop bounds keep r[] in registers.)
-            for (int i = 0; i < 8; i++) {
+            // inside the group: the first `safe` planes; the others load the row's m columns only.
+            const int64_t room = 8 * S - (h1 - 1) * W - c - 8, safe = room < 0 ? 0 : room / S + 1 < 8 ? room / S + 1 : 8;
+            for (int64_t i = 0; i < safe; i++) {
                 const float *q = xp + i * S + h0 * W + c;
-                __m256 a;
-                if (i * S + (h1 - 1) * W + c + 8 <= 8 * S) {
-                    a = _mm256_loadu_ps(q);
-                    for (int64_t h = h0 + 1; h < h1; h++) a = _mm256_add_ps(a, _mm256_loadu_ps(q += W));
-                } else {
-                    a = cnb_avx2_load_n(q, m);
-                    for (int64_t h = h0 + 1; h < h1; h++) a = _mm256_add_ps(a, cnb_avx2_load_n(q += W, m));
-                }
+                __m256 a = _mm256_loadu_ps(q);
+                for (int64_t h = h0 + 1; h < h1; h++) a = _mm256_add_ps(a, _mm256_loadu_ps(q += W));
+                r[i] = a;
+            }
+            for (int64_t i = safe; i < 8; i++) {
+                const float *q = xp + i * S + h0 * W + c;
+                __m256 a = cnb_avx2_load_n(q, m);
+                for (int64_t h = h0 + 1; h < h1; h++) a = _mm256_add_ps(a, cnb_avx2_load_n(q += W, m));
                 r[i] = a;
             }
             cnb_avx2_transpose8(r);
