@@ -827,6 +827,36 @@ static void flat_plane(const cnb_geom *g, const dw_plan *d, const cnb_weights *w
     }
 }
 
+// This thread's share of the units: planes, or row blocks of planes.
+static void dw_share(const cnb_plan_data *p, const cnb_io *io, char *ws, int64_t units, int64_t blocks) {
+    const cnb_geom *g = p->g;
+    const dw_plan *d = p->priv;
+    float *win = (float *)(ws + (size_t)omp_get_thread_num() * d->thread_bytes);
+    memset(win, 0, d->thread_bytes);
+    // A contiguous share of the units per thread (as schedule(static) would), walked without a division per
+    // unit: they matter next to a 7x7 plane.
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t u0 = units * t / nt, u1 = units * (t + 1) / nt;
+    int64_t bl = u0 % blocks, c = u0 / blocks % g->C, n = u0 / blocks / g->C;
+    const int64_t plane_in = g->H * g->W;
+    // Flat path: the planes are written one ahead into the other window. Reading back at once what was just
+    // stored, at overlapping unaligned addresses, would stall on store forwarding.
+    float *fw[2] = {win, win + d->thread_bytes / 2 / sizeof(float)};
+    if (d->flat && u0 < u1) flat_build(g, d, io->x + u0 * plane_in, fw[0]);
+    for (int64_t u = u0; u < u1; u++) {
+        if (d->flat) {
+            if (u + 1 < u1) flat_build(g, d, io->x + (u + 1) * plane_in, fw[(u + 1 - u0) & 1]);
+            flat_plane(g, d, p->w, fw[(u - u0) & 1], io->y, n, c);
+        } else {
+            dw_block(g, d, p->w, win, io->x, io->y, n, c, bl * g->OH / blocks, (bl + 1) * g->OH / blocks);
+        }
+        if (++bl == blocks) {
+            bl = 0;
+            if (++c == g->C) c = 0, n++;
+        }
+    }
+}
+
 cnb_status cnb_conv2d_depthwise_neon_run(const cnb_plan_data *p, const cnb_io *io) {
     const cnb_geom *g = p->g;
     const dw_plan *d = p->priv;
@@ -843,32 +873,11 @@ cnb_status cnb_conv2d_depthwise_neon_run(const cnb_plan_data *p, const cnb_io *i
     const int64_t units = planes * blocks;
     char *ws = (char *)(((uintptr_t)io->workspace + 63) & ~(uintptr_t)63);
 
-    #pragma omp parallel num_threads(threads)
-    {
-        float *win = (float *)(ws + (size_t)omp_get_thread_num() * d->thread_bytes);
-        memset(win, 0, d->thread_bytes);
-        // A contiguous share of the units per thread (as schedule(static) would), walked without a division per
-        // unit: they matter next to a 7x7 plane.
-        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-        const int64_t u0 = units * t / nt, u1 = units * (t + 1) / nt;
-        int64_t bl = u0 % blocks, c = u0 / blocks % g->C, n = u0 / blocks / g->C;
-        const int64_t plane_in = g->H * g->W;
-        // Flat path: the planes are written one ahead into the other window. Reading back at once what was just
-        // stored, at overlapping unaligned addresses, would stall on store forwarding.
-        float *fw[2] = {win, win + d->thread_bytes / 2 / sizeof(float)};
-        if (d->flat && u0 < u1) flat_build(g, d, io->x + u0 * plane_in, fw[0]);
-        for (int64_t u = u0; u < u1; u++) {
-            if (d->flat) {
-                if (u + 1 < u1) flat_build(g, d, io->x + (u + 1) * plane_in, fw[(u + 1 - u0) & 1]);
-                flat_plane(g, d, p->w, fw[(u - u0) & 1], io->y, n, c);
-            } else {
-                dw_block(g, d, p->w, win, io->x, io->y, n, c, bl * g->OH / blocks, (bl + 1) * g->OH / blocks);
-            }
-            if (++bl == blocks) {
-                bl = 0;
-                if (++c == g->C) c = 0, n++;
-            }
-        }
+    if (threads == 1) {   // no parallel region: entering one costs microseconds, even for a team of one
+        dw_share(p, io, ws, units, blocks);
+        return CNB_OK;
     }
+    #pragma omp parallel num_threads(threads)
+    dw_share(p, io, ws, units, blocks);
     return CNB_OK;
 }

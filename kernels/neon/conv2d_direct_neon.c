@@ -372,11 +372,10 @@ static void pad_row(const dplan *d, const cnb_geom *g, const float *xc, int64_t 
     deinterleave(src + qlo * sw - g->pad_l, sw, qhi - qlo, dst + qlo, Wq);
 }
 
-cnb_status cnb_conv2d_direct_neon_run(const cnb_plan_data *p, const cnb_io *io) {
+// This thread's share of a run (the worksharing loops bind to the caller's team, or run whole without one).
+static void direct_share(const cnb_plan_data *p, const cnb_io *io) {
     const cnb_geom *g = p->g;
     const dplan *d = p->priv;
-    assert(g->kind == CNB_CONV2D || g->kind == CNB_CONV1D);
-    assert(d && io->workspace);
     const int64_t N = g->N, C = g->C, H = g->H, W = g->W, K = g->K, OH = g->OH, OW = g->OW;
     const int64_t G = g->groups, cg = C / G, kg = K / G, R = cg * d->T;
     const int64_t ys = OH * OW, nvec = OH * d->vpr, nv = d->nv;
@@ -385,7 +384,6 @@ cnb_status cnb_conv2d_direct_neon_run(const cnb_plan_data *p, const cnb_io *io) 
     float *xp = io->workspace;
     const float *bias = p->w->bias;
 
-    #pragma omp parallel num_threads(io->threads)
     for (int64_t n = 0; n < N; n++) {
         const float *xn = io->x + n * C * H * W;
         #pragma omp for schedule(static)
@@ -433,5 +431,17 @@ cnb_status cnb_conv2d_direct_neon_run(const cnb_plan_data *p, const cnb_io *io) 
             }
         }
     }
+}
+
+cnb_status cnb_conv2d_direct_neon_run(const cnb_plan_data *p, const cnb_io *io) {
+    assert(p->g->kind == CNB_CONV2D || p->g->kind == CNB_CONV1D);
+    assert(p->priv && io->workspace);
+    // One thread enters no parallel region: entering one, even for a team of one, costs microseconds a run.
+    if (io->threads == 1) {
+        direct_share(p, io);
+        return CNB_OK;
+    }
+    #pragma omp parallel num_threads(io->threads)
+    direct_share(p, io);
     return CNB_OK;
 }

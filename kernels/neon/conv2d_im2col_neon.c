@@ -312,6 +312,83 @@ static void transpose_out(const float *ct, int64_t kg, int64_t P, const float *b
         for (int64_t p = 0; p < P; p++) y[k * P + p] = ct[p * kg + k] + bias[k];
 }
 
+// What one run's threads share.
+typedef struct run_ctx {
+    const cnb_geom *g;
+    const priv *pv;
+    const cnb_io *io;
+    const float *src, *bias;
+    float *xc, *at, *ct, *bbuf;
+    int64_t mchunk, nchunk, nm, nn, items;
+} run_ctx;
+
+// This thread's share of a run (the worksharing loops bind to the caller's team, or run whole without one).
+static void run_share(const run_ctx *r) {
+    const cnb_geom *g = r->g;
+    const priv *pv = r->pv;
+    const cnb_im2col *t = &pv->t;
+    const cnb_io *io = r->io;
+    const int64_t C = g->C, G = g->groups, cg = C / G, kg = g->K / G, P = t->P, Kd = t->Kd, NG = g->N * G;
+    const int64_t mchunk = r->mchunk, nchunk = r->nchunk, nm = r->nm, nn = r->nn, items = r->items;
+    const float *src = r->src, *bias = r->bias;
+    float *xc = r->xc, *at = r->at, *ct = r->ct, *bbuf = r->bbuf;
+    if (xc) {
+        #pragma omp for schedule(static)
+        for (int64_t c = 0; c < g->N * C; c++) cnb_im2col_copy_plane(g, t, io->x + c * g->H * g->W, xc + c * t->chan);
+    }
+    float *mine = bbuf + (size_t)omp_get_thread_num() * pv->b_floats;
+    if (!pv->trans) {
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t ni = it % nn, mi = (it / nn) % nm, ng = it / (nn * nm), n = ng / G, gr = ng % G;
+            const pack_ctx ctx = {src + (n * C + gr * cg) * t->chan, g, t};
+            const cnb_sgemm_neon_args a = {
+                .M = kg, .N = P, .K = Kd,
+                .a_packed = pv->w_packed + gr * pv->w_floats,
+                .pack_b = pack_b, .pack_b_ctx = &ctx,
+                .c = io->y + (n * g->K + gr * kg) * P, .ldc = P,
+                .bias = g->has_bias ? bias + gr * kg : NULL,
+                .blk = pv->blk,
+            };
+            const int64_t m0 = mi * mchunk, n0 = ni * nchunk;
+            cnb_sgemm_8x12_neon_compute(&a, m0, min64(m0 + mchunk, kg), n0, min64(n0 + nchunk, P), mine);
+        }
+    } else {
+        // One K block at a time, so that the packed im2col^T block stays in cache: pack it (all
+        // images, groups and pixels), then y^T += that block * the same block of W^T.
+        const int64_t Np = cdiv(kg, NR) * NR;
+        for (int64_t k0 = 0; k0 < Kd; k0 += pv->blk.kc) {
+            const int64_t kcb = min64(pv->blk.kc, Kd - k0);
+            #pragma omp for schedule(static)
+            for (int64_t i = 0; i < NG * t->npanels; i++) {
+                const int64_t ng = i / t->npanels, n = ng / G, gr = ng % G;
+                const pack_ctx ctx = {src + (n * C + gr * cg) * t->chan, g, t};
+                pack_at(&ctx, k0, kcb, i % t->npanels, at + ng * pv->at_floats);
+            }
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t it = 0; it < items; it++) {
+                const int64_t ni = it % nn, mi = (it / nn) % nm, ng = it / (nn * nm), gr = ng % G;
+                const cnb_sgemm_neon_args a = {
+                    .M = P, .N = kg, .K = kcb,
+                    .a_packed = at + ng * pv->at_floats,
+                    .b_packed = pv->w_packed + gr * pv->w_floats + k0 * Np,
+                    .c = ct + ng * P * kg, .ldc = kg,
+                    .accumulate = k0 > 0,
+                    .blk = pv->blk,
+                };
+                const int64_t m0 = mi * mchunk, n0 = ni * nchunk;
+                cnb_sgemm_8x12_neon_compute(&a, m0, min64(m0 + mchunk, P), n0, min64(n0 + nchunk, kg), mine);
+            }
+        }
+        const int64_t kb = cdiv(kg, 8);
+        #pragma omp for schedule(static)
+        for (int64_t i = 0; i < NG * kb; i++) {
+            const int64_t ng = i / kb, n = ng / G, gr = ng % G, k0 = i % kb * 8;
+            transpose_out(ct + ng * P * kg, kg, P, bias + gr * kg, k0, min64(k0 + 8, kg), io->y + (n * g->K + gr * kg) * P);
+        }
+    }
+}
+
 cnb_status cnb_conv2d_im2col_neon_run(const cnb_plan_data *p, const cnb_io *io) {
     const cnb_geom *g = p->g;
     const priv *pv = p->priv;
@@ -319,7 +396,7 @@ cnb_status cnb_conv2d_im2col_neon_run(const cnb_plan_data *p, const cnb_io *io) 
     assert(g->kind == CNB_CONV2D || g->kind == CNB_CONV1D);
     assert(io->workspace);
     const int T = io->threads < pv->tcap ? io->threads : pv->tcap;
-    const int64_t C = g->C, G = g->groups, cg = C / G, kg = g->K / G, P = t->P, Kd = t->Kd, NG = g->N * G;
+    const int64_t G = g->groups, kg = g->K / G, P = t->P, NG = g->N * G;
     float *ws = (float *)(((uintptr_t)io->workspace + 63) & ~(uintptr_t)63);
     float *xc = pv->src_floats ? ws : NULL;
     float *at = ws + pv->src_floats;
@@ -334,64 +411,14 @@ cnb_status cnb_conv2d_im2col_neon_run(const cnb_plan_data *p, const cnb_io *io) 
     cnb_im2col_grid(NG, gm, gn, MR, NR, pv->blk.nc, T, &mchunk, &nchunk);
     const int64_t nm = cdiv(gm, mchunk), nn = cdiv(gn, nchunk), items = NG * nm * nn;
 
-    #pragma omp parallel num_threads(T)
-    {
-        if (xc) {
-            #pragma omp for schedule(static)
-            for (int64_t c = 0; c < g->N * C; c++) cnb_im2col_copy_plane(g, t, io->x + c * g->H * g->W, xc + c * t->chan);
-        }
-        float *mine = bbuf + (size_t)omp_get_thread_num() * pv->b_floats;
-        if (!pv->trans) {
-            #pragma omp for schedule(dynamic, 1)
-            for (int64_t it = 0; it < items; it++) {
-                const int64_t ni = it % nn, mi = (it / nn) % nm, ng = it / (nn * nm), n = ng / G, gr = ng % G;
-                const pack_ctx ctx = {src + (n * C + gr * cg) * t->chan, g, t};
-                const cnb_sgemm_neon_args a = {
-                    .M = kg, .N = P, .K = Kd,
-                    .a_packed = pv->w_packed + gr * pv->w_floats,
-                    .pack_b = pack_b, .pack_b_ctx = &ctx,
-                    .c = io->y + (n * g->K + gr * kg) * P, .ldc = P,
-                    .bias = g->has_bias ? bias + gr * kg : NULL,
-                    .blk = pv->blk,
-                };
-                const int64_t m0 = mi * mchunk, n0 = ni * nchunk;
-                cnb_sgemm_8x12_neon_compute(&a, m0, min64(m0 + mchunk, kg), n0, min64(n0 + nchunk, P), mine);
-            }
-        } else {
-            // One K block at a time, so that the packed im2col^T block stays in cache: pack it (all
-            // images, groups and pixels), then y^T += that block * the same block of W^T.
-            const int64_t Np = cdiv(kg, NR) * NR;
-            for (int64_t k0 = 0; k0 < Kd; k0 += pv->blk.kc) {
-                const int64_t kcb = min64(pv->blk.kc, Kd - k0);
-                #pragma omp for schedule(static)
-                for (int64_t i = 0; i < NG * t->npanels; i++) {
-                    const int64_t ng = i / t->npanels, n = ng / G, gr = ng % G;
-                    const pack_ctx ctx = {src + (n * C + gr * cg) * t->chan, g, t};
-                    pack_at(&ctx, k0, kcb, i % t->npanels, at + ng * pv->at_floats);
-                }
-                #pragma omp for schedule(dynamic, 1)
-                for (int64_t it = 0; it < items; it++) {
-                    const int64_t ni = it % nn, mi = (it / nn) % nm, ng = it / (nn * nm), gr = ng % G;
-                    const cnb_sgemm_neon_args a = {
-                        .M = P, .N = kg, .K = kcb,
-                        .a_packed = at + ng * pv->at_floats,
-                        .b_packed = pv->w_packed + gr * pv->w_floats + k0 * Np,
-                        .c = ct + ng * P * kg, .ldc = kg,
-                        .accumulate = k0 > 0,
-                        .blk = pv->blk,
-                    };
-                    const int64_t m0 = mi * mchunk, n0 = ni * nchunk;
-                    cnb_sgemm_8x12_neon_compute(&a, m0, min64(m0 + mchunk, P), n0, min64(n0 + nchunk, kg), mine);
-                }
-            }
-            const int64_t kb = cdiv(kg, 8);
-            #pragma omp for schedule(static)
-            for (int64_t i = 0; i < NG * kb; i++) {
-                const int64_t ng = i / kb, n = ng / G, gr = ng % G, k0 = i % kb * 8;
-                transpose_out(ct + ng * P * kg, kg, P, bias + gr * kg, k0, min64(k0 + 8, kg), io->y + (n * g->K + gr * kg) * P);
-            }
-        }
+    const run_ctx r = {g, pv, io, src, bias, xc, at, ct, bbuf, mchunk, nchunk, nm, nn, items};
+    // One thread enters no parallel region: entering one, even for a team of one, costs microseconds a run.
+    if (T == 1) {
+        run_share(&r);
+        return CNB_OK;
     }
+    #pragma omp parallel num_threads(T)
+    run_share(&r);
     return CNB_OK;
 }
 

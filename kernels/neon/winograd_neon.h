@@ -437,6 +437,49 @@ static inline void cnb_wino_neon_gemm_otf(const cnb_wino_neon_plan *wp, int64_t 
     }
 }
 
+// What one run's threads share.
+typedef struct cnb_wino_neon_job {
+    const cnb_wino_neon_plan *wp;
+    const cnb_geom *g;
+    const cnb_io *io;
+    float *base;
+    int64_t nb, tb, kparts, items;
+} cnb_wino_neon_job;
+
+// This thread's share of a run (the worksharing loop binds to the caller's team, or runs whole without one).
+static inline void cnb_wino_neon_share(const cnb_wino_neon_job *j) {
+    const cnb_wino_neon_plan *wp = j->wp;
+    const cnb_geom *g = j->g;
+    const cnb_io *io = j->io;
+    const int64_t T = wp->T, KB = wp->KB, nb = j->nb, tb = j->tb, kparts = j->kparts, items = j->items;
+    float *base = j->base;
+    float *ws = base + (size_t)omp_get_thread_num() * wp->slot_floats;
+    float *V = ws, *M = ws + wp->off_m, *strip = ws + wp->off_s, *U = ws + wp->off_u, *zero = ws + wp->off_z;
+    memset(zero, 0, cnb_wino_neon_round((size_t)g->W, 8) * sizeof(float));
+    int64_t have = -1;   // the (group, block) whose V is in this slot
+    #pragma omp for schedule(static)
+    for (int64_t it = 0; it < items; it++) {
+        const int64_t gb = it / kparts, kp = it % kparts, gr = gb / nb, t0 = gb % nb * tb;
+        const int64_t nt = T - t0 < tb ? T - t0 : tb;
+        if (gb != have) {
+            cnb_wino_neon_input_block(wp, g, io->x, gr, t0, nt, V, strip, zero);
+            have = gb;
+        }
+        const int64_t kb0 = KB * kp / kparts, kb1 = KB * (kp + 1) / kparts;
+        if (wp->otf) {
+            for (int64_t kb = kb0; kb < kb1; kb++) {
+                cnb_wino_neon_gemm_otf(wp, gr, kb, nt, V, M, U);
+                const int64_t k0 = kb * CNB_WINO_MR, nk = wp->Kg - k0 < CNB_WINO_MR ? wp->Kg - k0 : CNB_WINO_MR;
+                cnb_wino_neon_output_block(wp, g, M, CNB_WINO_MR, gr, k0, nk, t0, nt, io->y);
+            }
+        } else {
+            cnb_wino_neon_gemm_block(wp, gr, kb0, kb1, nt, V, M);
+            const int64_t k0 = kb0 * CNB_WINO_MR, k1 = kb1 * CNB_WINO_MR < wp->Kg ? kb1 * CNB_WINO_MR : wp->Kg;
+            if (k1 > k0) cnb_wino_neon_output_block(wp, g, M, (kb1 - kb0) * CNB_WINO_MR, gr, k0, k1 - k0, t0, nt, io->y);
+        }
+    }
+}
+
 static inline cnb_status cnb_wino_neon_run(const cnb_plan_data *p, const cnb_io *io) {
     const cnb_wino_neon_plan *wp = p->priv;
     const cnb_geom *g = p->g;
@@ -459,33 +502,13 @@ static inline cnb_status cnb_wino_neon_run(const cnb_plan_data *p, const cnb_io 
     const int64_t items = G * nb * kparts;
     if (threads > items) threads = (int)items;
     float *base = (float *)cnb_wino_neon_round((size_t)io->workspace, 64);
-    #pragma omp parallel num_threads(threads)
-    {
-        float *ws = base + (size_t)omp_get_thread_num() * wp->slot_floats;
-        float *V = ws, *M = ws + wp->off_m, *strip = ws + wp->off_s, *U = ws + wp->off_u, *zero = ws + wp->off_z;
-        memset(zero, 0, cnb_wino_neon_round((size_t)g->W, 8) * sizeof(float));
-        int64_t have = -1;   // the (group, block) whose V is in this slot
-        #pragma omp for schedule(static)
-        for (int64_t it = 0; it < items; it++) {
-            const int64_t gb = it / kparts, kp = it % kparts, gr = gb / nb, t0 = gb % nb * tb;
-            const int64_t nt = T - t0 < tb ? T - t0 : tb;
-            if (gb != have) {
-                cnb_wino_neon_input_block(wp, g, io->x, gr, t0, nt, V, strip, zero);
-                have = gb;
-            }
-            const int64_t kb0 = KB * kp / kparts, kb1 = KB * (kp + 1) / kparts;
-            if (wp->otf) {
-                for (int64_t kb = kb0; kb < kb1; kb++) {
-                    cnb_wino_neon_gemm_otf(wp, gr, kb, nt, V, M, U);
-                    const int64_t k0 = kb * CNB_WINO_MR, nk = wp->Kg - k0 < CNB_WINO_MR ? wp->Kg - k0 : CNB_WINO_MR;
-                    cnb_wino_neon_output_block(wp, g, M, CNB_WINO_MR, gr, k0, nk, t0, nt, io->y);
-                }
-            } else {
-                cnb_wino_neon_gemm_block(wp, gr, kb0, kb1, nt, V, M);
-                const int64_t k0 = kb0 * CNB_WINO_MR, k1 = kb1 * CNB_WINO_MR < wp->Kg ? kb1 * CNB_WINO_MR : wp->Kg;
-                if (k1 > k0) cnb_wino_neon_output_block(wp, g, M, (kb1 - kb0) * CNB_WINO_MR, gr, k0, k1 - k0, t0, nt, io->y);
-            }
-        }
+    const cnb_wino_neon_job job = {wp, g, io, base, nb, tb, kparts, items};
+    // One thread enters no parallel region: entering one, even for a team of one, costs microseconds a run.
+    if (threads == 1) {
+        cnb_wino_neon_share(&job);
+    } else {
+        #pragma omp parallel num_threads(threads)
+        cnb_wino_neon_share(&job);
     }
     if (cnb_wino_has_nonfinite(io->x, g->in_numel))
         cnb_wino_fix_nonfinite(g, wp->v.m, io->x, p->w->weight, p->w->bias, io->y, io->threads);
