@@ -219,6 +219,33 @@ static void dw_block(const cnb_geom *g, const dw_plan *d, const cnb_weights *wt,
     }
 }
 
+// This thread's share of the units: planes, or row blocks of planes.
+static void dw_share(const cnb_plan_data *p, const cnb_io *io, char *ws, int64_t units, int64_t blocks) {
+    const cnb_geom *g = p->g;
+    const dw_plan *d = p->priv;
+    char *b = ws + (size_t)omp_get_thread_num() * d->thread_bytes;
+    dw_scratch sc;
+    sc.zero = (float *)b;
+    b += align64((size_t)d->row_floats * sizeof(float));
+    sc.ring = (float *)b;
+    b += align64((size_t)d->ring_rows * (size_t)d->row_floats * sizeof(float));
+    sc.tag = (int64_t *)b;
+    b += align64((size_t)d->ring_rows * sizeof(int64_t));
+    sc.ptr = (const float **)b;
+    memset(sc.zero, 0, (size_t)d->row_floats * sizeof(float));
+    // A contiguous share of the units per thread (as schedule(static) would), walked without divisions.
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t u0 = units * t / nt, u1 = units * (t + 1) / nt;
+    int64_t bl = u0 % blocks, c = u0 / blocks % g->C, n = u0 / blocks / g->C;
+    for (int64_t u = u0; u < u1; u++) {
+        dw_block(g, d, p->w, &sc, io->x, io->y, n, c, bl * g->OH / blocks, (bl + 1) * g->OH / blocks);
+        if (++bl == blocks) {
+            bl = 0;
+            if (++c == g->C) c = 0, n++;
+        }
+    }
+}
+
 cnb_status cnb_conv2d_depthwise_scalar_run(const cnb_plan_data *p, const cnb_io *io) {
     const cnb_geom *g = p->g;
     const dw_plan *d = p->priv;
@@ -235,29 +262,11 @@ cnb_status cnb_conv2d_depthwise_scalar_run(const cnb_plan_data *p, const cnb_io 
     const int64_t units = planes * blocks;
     char *ws = (char *)(((uintptr_t)io->workspace + 63) & ~(uintptr_t)63);
 
-    #pragma omp parallel num_threads(threads)
-    {
-        char *b = ws + (size_t)omp_get_thread_num() * d->thread_bytes;
-        dw_scratch sc;
-        sc.zero = (float *)b;
-        b += align64((size_t)d->row_floats * sizeof(float));
-        sc.ring = (float *)b;
-        b += align64((size_t)d->ring_rows * (size_t)d->row_floats * sizeof(float));
-        sc.tag = (int64_t *)b;
-        b += align64((size_t)d->ring_rows * sizeof(int64_t));
-        sc.ptr = (const float **)b;
-        memset(sc.zero, 0, (size_t)d->row_floats * sizeof(float));
-        // A contiguous share of the units per thread (as schedule(static) would), walked without divisions.
-        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-        const int64_t u0 = units * t / nt, u1 = units * (t + 1) / nt;
-        int64_t bl = u0 % blocks, c = u0 / blocks % g->C, n = u0 / blocks / g->C;
-        for (int64_t u = u0; u < u1; u++) {
-            dw_block(g, d, p->w, &sc, io->x, io->y, n, c, bl * g->OH / blocks, (bl + 1) * g->OH / blocks);
-            if (++bl == blocks) {
-                bl = 0;
-                if (++c == g->C) c = 0, n++;
-            }
-        }
+    if (threads == 1) {   // no parallel region: entering one costs microseconds, even for a team of one
+        dw_share(p, io, ws, units, blocks);
+        return CNB_OK;
     }
+    #pragma omp parallel num_threads(threads)
+    dw_share(p, io, ws, units, blocks);
     return CNB_OK;
 }

@@ -123,6 +123,46 @@ static void pack_b(const void *vctx, int64_t k0, int64_t kc, int64_t n0, int64_t
     }
 }
 
+// What one run's threads share.
+typedef struct run_ctx {
+    const cnb_plan_data *p;
+    const cnb_io *io;
+    const float *src;
+    float *xc, *bbuf;
+    int64_t mchunk, pchunk, nm, np, items;
+} run_ctx;
+
+// This thread's share of a run (the worksharing loops bind to the caller's team, or run whole without one).
+static void run_share(const run_ctx *r) {
+    const cnb_plan_data *p = r->p;
+    const cnb_io *io = r->io;
+    const cnb_geom *g = p->g;
+    const priv *pv = p->priv;
+    const cnb_im2col *t = &pv->t;
+    const int64_t C = g->C, G = g->groups, cg = C / G, kg = g->K / G, P = t->P;
+    const int64_t mchunk = r->mchunk, pchunk = r->pchunk, nm = r->nm, np = r->np, items = r->items;
+    if (r->xc) {
+        #pragma omp for schedule(static)
+        for (int64_t c = 0; c < g->N * C; c++) cnb_im2col_copy_plane(g, t, io->x + c * g->H * g->W, r->xc + c * t->chan);
+    }
+    float *mine = r->bbuf + (size_t)omp_get_thread_num() * pv->b_floats;
+    #pragma omp for schedule(dynamic, 1)
+    for (int64_t it = 0; it < items; it++) {
+        const int64_t pi = it % np, mi = (it / np) % nm, ng = it / (np * nm), n = ng / G, gr = ng % G;
+        const pack_ctx ctx = {r->src + (n * C + gr * cg) * t->chan, g, t};
+        const cnb_sgemm_scalar_args a = {
+            .M = kg, .N = P, .K = t->Kd,
+            .a_packed = pv->a_packed + gr * pv->a_floats,
+            .pack_b = pack_b, .pack_b_ctx = &ctx,
+            .c = io->y + (n * g->K + gr * kg) * P, .ldc = P,
+            .bias = g->has_bias ? p->w->bias + gr * kg : NULL,
+            .blk = pv->blk,
+        };
+        const int64_t m0 = mi * mchunk, p0 = pi * pchunk;
+        cnb_sgemm_scalar_compute(&a, m0, min64(m0 + mchunk, kg), p0, min64(p0 + pchunk, P), mine);
+    }
+}
+
 cnb_status cnb_conv2d_im2col_scalar_run(const cnb_plan_data *p, const cnb_io *io) {
     const cnb_geom *g = p->g;
     const priv *pv = p->priv;
@@ -130,7 +170,7 @@ cnb_status cnb_conv2d_im2col_scalar_run(const cnb_plan_data *p, const cnb_io *io
     assert(g->kind == CNB_CONV2D || g->kind == CNB_CONV1D);
     assert(io->workspace || !p->workspace_bytes);
     const int T = io->threads < pv->tcap ? io->threads : pv->tcap;
-    const int64_t C = g->C, G = g->groups, cg = C / G, kg = g->K / G, P = t->P, NG = g->N * G;
+    const int64_t G = g->groups, kg = g->K / G, P = t->P, NG = g->N * G;
     float *ws = io->workspace;
     float *xc = pv->src_floats ? ws : NULL;
     float *bbuf = ws + pv->src_floats;
@@ -138,30 +178,14 @@ cnb_status cnb_conv2d_im2col_scalar_run(const cnb_plan_data *p, const cnb_io *io
     int64_t mchunk, pchunk;
     cnb_im2col_grid(NG, kg, P, MR, NR, pv->blk.nc, T, &mchunk, &pchunk);
     const int64_t nm = cdiv(kg, mchunk), np = cdiv(P, pchunk), items = NG * nm * np;
-
-    #pragma omp parallel num_threads(T)
-    {
-        if (xc) {
-            #pragma omp for schedule(static)
-            for (int64_t c = 0; c < g->N * C; c++) cnb_im2col_copy_plane(g, t, io->x + c * g->H * g->W, xc + c * t->chan);
-        }
-        float *mine = bbuf + (size_t)omp_get_thread_num() * pv->b_floats;
-        #pragma omp for schedule(dynamic, 1)
-        for (int64_t it = 0; it < items; it++) {
-            const int64_t pi = it % np, mi = (it / np) % nm, ng = it / (np * nm), n = ng / G, gr = ng % G;
-            const pack_ctx ctx = {src + (n * C + gr * cg) * t->chan, g, t};
-            const cnb_sgemm_scalar_args a = {
-                .M = kg, .N = P, .K = t->Kd,
-                .a_packed = pv->a_packed + gr * pv->a_floats,
-                .pack_b = pack_b, .pack_b_ctx = &ctx,
-                .c = io->y + (n * g->K + gr * kg) * P, .ldc = P,
-                .bias = g->has_bias ? p->w->bias + gr * kg : NULL,
-                .blk = pv->blk,
-            };
-            const int64_t m0 = mi * mchunk, p0 = pi * pchunk;
-            cnb_sgemm_scalar_compute(&a, m0, min64(m0 + mchunk, kg), p0, min64(p0 + pchunk, P), mine);
-        }
+    const run_ctx r = {p, io, src, xc, bbuf, mchunk, pchunk, nm, np, items};
+    // One thread enters no parallel region: entering one, even for a team of one, costs microseconds a run.
+    if (T == 1) {
+        run_share(&r);
+        return CNB_OK;
     }
+    #pragma omp parallel num_threads(T)
+    run_share(&r);
     return CNB_OK;
 }
 

@@ -365,21 +365,32 @@ static inline void cnb_wino_scalar_block_run(const cnb_wino_scalar_plan *sp, con
     }
 }
 
+// This thread's share of a run (the worksharing loop binds to the caller's team, or runs whole without one).
+static inline void cnb_wino_scalar_share(const cnb_plan_data *p, const cnb_io *io) {
+    const cnb_wino_scalar_plan *sp = p->priv;
+    const cnb_geom *g = p->g;
+    const int64_t items = g->groups * sp->nblocks;
+    float *ws = (float *)io->workspace + (size_t)omp_get_thread_num() * sp->slot_floats;
+    #pragma omp for schedule(static)
+    for (int64_t it = 0; it < items; it++) {
+        const int64_t gr = it / sp->nblocks, t0 = it % sp->nblocks * sp->tb;
+        const int64_t nt = sp->T - t0 < sp->tb ? sp->T - t0 : sp->tb;
+        cnb_wino_scalar_block_run(sp, g, io->x, p->w->bias, io->y, gr, t0, nt, ws);
+    }
+}
+
 static inline cnb_status cnb_wino_scalar_run(const cnb_plan_data *p, const cnb_io *io) {
     const cnb_wino_scalar_plan *sp = p->priv;
     const cnb_geom *g = p->g;
     const int64_t items = g->groups * sp->nblocks;
     int threads = io->threads < sp->slots ? io->threads : sp->slots;
     if (threads > items) threads = (int)items;
-    #pragma omp parallel num_threads(threads)
-    {
-        float *ws = (float *)io->workspace + (size_t)omp_get_thread_num() * sp->slot_floats;
-        #pragma omp for schedule(static)
-        for (int64_t it = 0; it < items; it++) {
-            const int64_t gr = it / sp->nblocks, t0 = it % sp->nblocks * sp->tb;
-            const int64_t nt = sp->T - t0 < sp->tb ? sp->T - t0 : sp->tb;
-            cnb_wino_scalar_block_run(sp, g, io->x, p->w->bias, io->y, gr, t0, nt, ws);
-        }
+    // One thread enters no parallel region: entering one, even for a team of one, costs microseconds a run.
+    if (threads == 1) {
+        cnb_wino_scalar_share(p, io);
+    } else {
+        #pragma omp parallel num_threads(threads)
+        cnb_wino_scalar_share(p, io);
     }
     if (cnb_wino_has_nonfinite(io->x, g->in_numel))
         cnb_wino_fix_nonfinite(g, sp->m, io->x, p->w->weight, p->w->bias, io->y, io->threads);
