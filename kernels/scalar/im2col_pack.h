@@ -51,6 +51,8 @@ typedef struct cnb_im2col {
     int64_t *row_off;      /* copy: [Kd] */
     uint8_t *need_r;       /* copy: [sh], row phase read by some kernel row i */
     uint8_t *need_c;       /* copy: [sw], column phase read by some kernel column j */
+    int64_t sh_end, sw_end; /* copy: one past the last row and column phase read (a stride far beyond the
+                             * kernel's extent reads few of its phases: the copy visits only those) */
 } cnb_im2col;
 
 static inline void cnb_im2col_free(cnb_im2col *t) {
@@ -116,6 +118,8 @@ static inline bool cnb_im2col_init(cnb_im2col *t, const cnb_geom *g, int64_t nr)
             for (int64_t j = 0; j < g->kw; j++) {
                 const int64_t ri = i * g->dh, cj = j * g->dw;
                 t->need_r[ri % t->sh] = t->need_c[cj % t->sw] = 1;
+                if (ri % t->sh >= t->sh_end) t->sh_end = ri % t->sh + 1;
+                if (cj % t->sw >= t->sw_end) t->sw_end = cj % t->sw + 1;
                 t->row_off[r++] = c * t->chan + (ri % t->sh * t->sw + cj % t->sw) * plane + ri / t->sh * t->Wq + cj / t->sw;
             }
     int32_t nrun = 0;
@@ -204,7 +208,7 @@ static inline void cnb_im2col_copy_plane(const cnb_geom *g, const cnb_im2col *t,
     int64_t lo[2] = {0, 0}, hi[2] = {0, 0};
     const bool pair = sw == 2 && t->need_c[0] && t->need_c[1];
     for (int64_t cw = 0; cw < sw && cw < 2; cw++) cnb_im2col_inside(g, t, cw, &lo[cw], &hi[cw]);
-    for (int64_t rh = 0; rh < sh; rh++) {
+    for (int64_t rh = 0; rh < t->sh_end; rh++) {
         if (!t->need_r[rh]) continue;
         for (int64_t hq = 0; hq < t->Hq; hq++) {
             const int64_t h = hq * sh + rh;
@@ -227,7 +231,7 @@ static inline void cnb_im2col_copy_plane(const cnb_geom *g, const cnb_im2col *t,
                 }
                 continue;
             }
-            for (int64_t cw = 0; cw < sw; cw++) {
+            for (int64_t cw = 0; cw < t->sw_end; cw++) {
                 if (!t->need_c[cw]) continue;
                 float *dc = d + cw * plane;
                 if (ih < 0) {
