@@ -17,6 +17,7 @@
 #include "core/registry.h"
 #include "core/status.h"
 #include "kernels/avx2/avx2_util.h"
+#include "kernels/scalar/team.h"
 
 cnb_status cnb_conv2d_depthwise_avx2_supports(const cnb_geom *g, cnb_error *why);
 cnb_status cnb_conv2d_depthwise_avx2_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err);
@@ -1003,15 +1004,8 @@ static void rb_share(const cnb_geom *g, const dw_plan *d, const cnb_io *io, char
         rb_block(g, d, io->x, io->y, u / nb, u % nb * LANES, ring);
 }
 
-// One thread enters no parallel region: entering one, even for a team of one, cost 1.5 us a run (960x7x7:
-// 20 us in all).
 static void rb_run(const cnb_geom *g, const dw_plan *d, const cnb_io *io, char *ws, int threads) {
-    if (threads == 1) {
-        rb_share(g, d, io, ws);
-        return;
-    }
-    #pragma omp parallel num_threads(threads)
-    rb_share(g, d, io, ws);
+    CNB_TEAM_RUN(threads, rb_share(g, d, io, ws));
 }
 
 // This thread's share of the units: planes, or row blocks of planes.
@@ -1064,11 +1058,6 @@ cnb_status cnb_conv2d_depthwise_avx2_run(const cnb_plan_data *p, const cnb_io *i
     }
     const int64_t units = planes * blocks;
 
-    if (threads == 1) {   // no parallel region: entering one costs microseconds, even for a team of one
-        dw_share(p, io, ws, units, blocks);
-        return CNB_OK;
-    }
-    #pragma omp parallel num_threads(threads)
-    dw_share(p, io, ws, units, blocks);
+    CNB_TEAM_RUN(threads, dw_share(p, io, ws, units, blocks));
     return CNB_OK;
 }

@@ -14,6 +14,7 @@
 #include "kernels/avx2/sgemm_avx2.h"
 #include "kernels/avx2/avx2_util.h"
 #include "kernels/scalar/im2col_pack.h"
+#include "kernels/scalar/team.h"
 
 cnb_status cnb_conv2d_im2col_avx2_supports(const cnb_geom *g, cnb_error *why);
 cnb_status cnb_conv2d_im2col_avx2_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err);
@@ -487,13 +488,7 @@ cnb_status cnb_conv2d_im2col_avx2_run(const cnb_plan_data *p, const cnb_io *io) 
     const int64_t nm = cdiv(gm, mchunk), nn = cdiv(gn, nchunk), items = NG * nm * nn;
 
     const run_ctx r = {g, pv, io, src, bias, xc, at, ct, bbuf, mchunk, nchunk, nm, nn, items};
-    // One thread enters no parallel region: entering one, even for a team of one, cost 1.5 us a run.
-    if (T == 1) {
-        run_share(&r);
-        return CNB_OK;
-    }
-    #pragma omp parallel num_threads(T)
-    run_share(&r);
+    CNB_TEAM_RUN(T, run_share(&r));
     return CNB_OK;
 }
 

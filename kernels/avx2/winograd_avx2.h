@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "kernels/scalar/winograd_scalar.h"
+#include "kernels/scalar/team.h"
 
 // The batched multiply M[p] = U[p] V[p] (K x C times C x tiles, one per tile position p) is computed by a
 // 16 x 6 microkernel: 16 output channels (two ymm of U) times 6 tiles (broadcasts of V), 12 accumulators.
@@ -490,13 +491,7 @@ static inline cnb_status cnb_wino_avx2_run(const cnb_plan_data *p, const cnb_io 
     if (threads > items) threads = (int)items;
     float *base = (float *)cnb_wino_round((size_t)io->workspace, 64);
     const cnb_wino_avx2_job job = {wp, g, io, base, nb, tb, kparts, items};
-    // One thread enters no parallel region: entering one, even for a team of one, cost 1.5 us a run.
-    if (threads == 1) {
-        cnb_wino_avx2_share(&job);
-    } else {
-        #pragma omp parallel num_threads(threads)
-        cnb_wino_avx2_share(&job);
-    }
+    CNB_TEAM_RUN(threads, cnb_wino_avx2_share(&job));
     if (cnb_wino_has_nonfinite(io->x, g->in_numel))
         cnb_wino_fix_nonfinite(g, wp->v.m, io->x, p->w->weight, p->w->bias, io->y, io->threads);
     return CNB_OK;

@@ -14,6 +14,7 @@
 #include "core/cpu.h"
 #include "core/registry.h"
 #include "core/status.h"
+#include "kernels/scalar/team.h"
 
 cnb_status cnb_conv2d_depthwise_neon_supports(const cnb_geom *g, cnb_error *why);
 cnb_status cnb_conv2d_depthwise_neon_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err);
@@ -873,11 +874,6 @@ cnb_status cnb_conv2d_depthwise_neon_run(const cnb_plan_data *p, const cnb_io *i
     const int64_t units = planes * blocks;
     char *ws = (char *)(((uintptr_t)io->workspace + 63) & ~(uintptr_t)63);
 
-    if (threads == 1) {   // no parallel region: entering one costs microseconds, even for a team of one
-        dw_share(p, io, ws, units, blocks);
-        return CNB_OK;
-    }
-    #pragma omp parallel num_threads(threads)
-    dw_share(p, io, ws, units, blocks);
+    CNB_TEAM_RUN(threads, dw_share(p, io, ws, units, blocks));
     return CNB_OK;
 }

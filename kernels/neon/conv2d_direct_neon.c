@@ -13,6 +13,7 @@
 #include "core/cpu.h"
 #include "core/registry.h"
 #include "core/status.h"
+#include "kernels/scalar/team.h"
 
 cnb_status cnb_conv2d_direct_neon_supports(const cnb_geom *g, cnb_error *why);
 cnb_status cnb_conv2d_direct_neon_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err);
@@ -436,12 +437,6 @@ static void direct_share(const cnb_plan_data *p, const cnb_io *io) {
 cnb_status cnb_conv2d_direct_neon_run(const cnb_plan_data *p, const cnb_io *io) {
     assert(p->g->kind == CNB_CONV2D || p->g->kind == CNB_CONV1D);
     assert(p->priv && io->workspace);
-    // One thread enters no parallel region: entering one, even for a team of one, costs microseconds a run.
-    if (io->threads == 1) {
-        direct_share(p, io);
-        return CNB_OK;
-    }
-    #pragma omp parallel num_threads(io->threads)
-    direct_share(p, io);
+    CNB_TEAM_RUN(io->threads, direct_share(p, io));
     return CNB_OK;
 }

@@ -12,6 +12,7 @@
 #include "core/status.h"
 #include "kernels/neon/sgemm_neon.h"
 #include "kernels/scalar/im2col_pack.h"
+#include "kernels/scalar/team.h"
 
 cnb_status cnb_conv2d_im2col_neon_supports(const cnb_geom *g, cnb_error *why);
 cnb_status cnb_conv2d_im2col_neon_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err);
@@ -412,13 +413,7 @@ cnb_status cnb_conv2d_im2col_neon_run(const cnb_plan_data *p, const cnb_io *io) 
     const int64_t nm = cdiv(gm, mchunk), nn = cdiv(gn, nchunk), items = NG * nm * nn;
 
     const run_ctx r = {g, pv, io, src, bias, xc, at, ct, bbuf, mchunk, nchunk, nm, nn, items};
-    // One thread enters no parallel region: entering one, even for a team of one, costs microseconds a run.
-    if (T == 1) {
-        run_share(&r);
-        return CNB_OK;
-    }
-    #pragma omp parallel num_threads(T)
-    run_share(&r);
+    CNB_TEAM_RUN(T, run_share(&r));
     return CNB_OK;
 }
 

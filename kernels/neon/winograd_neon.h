@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 
 #include "kernels/scalar/winograd_scalar.h"
+#include "kernels/scalar/team.h"
 
 // The batched multiply M[p] = U[p] V[p] (K x C times C x tiles, one per tile position p) is computed by a
 // 16 x 5 microkernel: 16 output channels (four q registers of U) times 5 tiles, 20 accumulators; V is read
@@ -503,13 +504,7 @@ static inline cnb_status cnb_wino_neon_run(const cnb_plan_data *p, const cnb_io 
     if (threads > items) threads = (int)items;
     float *base = (float *)cnb_wino_neon_round((size_t)io->workspace, 64);
     const cnb_wino_neon_job job = {wp, g, io, base, nb, tb, kparts, items};
-    // One thread enters no parallel region: entering one, even for a team of one, costs microseconds a run.
-    if (threads == 1) {
-        cnb_wino_neon_share(&job);
-    } else {
-        #pragma omp parallel num_threads(threads)
-        cnb_wino_neon_share(&job);
-    }
+    CNB_TEAM_RUN(threads, cnb_wino_neon_share(&job));
     if (cnb_wino_has_nonfinite(io->x, g->in_numel))
         cnb_wino_fix_nonfinite(g, wp->v.m, io->x, p->w->weight, p->w->bias, io->y, io->threads);
     return CNB_OK;

@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "kernels/scalar/im2col_pack.h"
 #include "kernels/scalar/sgemm_scalar.h"
+#include "kernels/scalar/team.h"
 
 cnb_status cnb_conv2d_im2col_scalar_supports(const cnb_geom *g, cnb_error *why);
 cnb_status cnb_conv2d_im2col_scalar_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err);
@@ -179,13 +180,7 @@ cnb_status cnb_conv2d_im2col_scalar_run(const cnb_plan_data *p, const cnb_io *io
     cnb_im2col_grid(NG, kg, P, MR, NR, pv->blk.nc, T, &mchunk, &pchunk);
     const int64_t nm = cdiv(kg, mchunk), np = cdiv(P, pchunk), items = NG * nm * np;
     const run_ctx r = {p, io, src, xc, bbuf, mchunk, pchunk, nm, np, items};
-    // One thread enters no parallel region: entering one, even for a team of one, costs microseconds a run.
-    if (T == 1) {
-        run_share(&r);
-        return CNB_OK;
-    }
-    #pragma omp parallel num_threads(T)
-    run_share(&r);
+    CNB_TEAM_RUN(T, run_share(&r));
     return CNB_OK;
 }
 

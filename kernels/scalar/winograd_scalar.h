@@ -18,6 +18,7 @@
 #include "core/cpu.h"
 #include "core/registry.h"
 #include "core/status.h"
+#include "kernels/scalar/team.h"
 
 // Where the matrices come from (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR
 // 2016; Toom-Cook construction). F(m, 3) computes m outputs y_i = sum_j d_{i+j} g_j of a 3-tap correlation
@@ -385,13 +386,7 @@ static inline cnb_status cnb_wino_scalar_run(const cnb_plan_data *p, const cnb_i
     const int64_t items = g->groups * sp->nblocks;
     int threads = io->threads < sp->slots ? io->threads : sp->slots;
     if (threads > items) threads = (int)items;
-    // One thread enters no parallel region: entering one, even for a team of one, costs microseconds a run.
-    if (threads == 1) {
-        cnb_wino_scalar_share(p, io);
-    } else {
-        #pragma omp parallel num_threads(threads)
-        cnb_wino_scalar_share(p, io);
-    }
+    CNB_TEAM_RUN(threads, cnb_wino_scalar_share(p, io));
     if (cnb_wino_has_nonfinite(io->x, g->in_numel))
         cnb_wino_fix_nonfinite(g, sp->m, io->x, p->w->weight, p->w->bias, io->y, io->threads);
     return CNB_OK;
