@@ -153,6 +153,16 @@ static void compare(const golden *gc, const char *impl, const char *what, const 
     double err = rel_err(got->y, want->y, gc->y.n, &at);
     check(err <= tol, impl, gc->id, "%s: output rel err %.3g > %.3g (first worst at %lld: %.9g vs %.9g)", what, err, tol,
           (long long)at, at >= 0 ? got->y[at] : 0.0, at >= 0 ? want->y[at] : 0.0);
+    /* Pooling's zeros carry PyTorch's sign: an average is summed from +0 (of -0s: +0); a maximum is the
+     * first of the equal ones in its window, sign included. */
+    const cnb_layer_kind k = gc->layer.kind;
+    if (k == CNB_MAXPOOL2D || k == CNB_AVGPOOL2D || k == CNB_ADAPTIVEAVGPOOL2D) {
+        int64_t bad = -1;
+        for (int64_t i = 0; i < gc->y.n && bad < 0; i++)
+            if (got->y[i] == 0 && want->y[i] == 0 && signbit(got->y[i]) != signbit(want->y[i])) bad = i;
+        check(bad < 0, impl, gc->id, "%s: output %lld is %g, expected %g", what, (long long)bad,
+              bad >= 0 ? got->y[bad] : 0.0, bad >= 0 ? want->y[bad] : 0.0);
+    }
     if (got->idx && want->idx && exact_indices) {
         int64_t bad = -1;
         for (int64_t i = 0; i < gc->y.n && bad < 0; i++)

@@ -92,6 +92,13 @@ static ALWAYS_INLINE __m256 divide(__m256 s, __m256 d, bool mul) {
     return mul ? _mm256_mul_ps(s, d) : _mm256_div_ps(s, d);
 }
 
+// divide() for a sum that did not start from +0 as PyTorch's does: a sum of -0s is +0 there. Adding +0 to
+// the quotient instead leaves every other value as it is; in the multiply's FMA it costs nothing.
+static ALWAYS_INLINE __m256 average(__m256 s, __m256 d, bool mul) {
+    const __m256 z = _mm256_setzero_ps();
+    return mul ? _mm256_fmadd_ps(s, d, z) : _mm256_add_ps(_mm256_div_ps(s, d), z);
+}
+
 
 // ---- global average: output 1x1 -----------------------------------------------------------------------
 
@@ -278,7 +285,7 @@ static ALWAYS_INLINE void eq_vec(const float *r0, int64_t kh, int64_t W, __m256 
         }
         acc = cnb_avx2_unscramble(_mm256_add_ps(_mm256_shuffle_ps(lo, hi, 0x88), _mm256_shuffle_ps(lo, hi, 0xDD)));
     }
-    acc = divide(acc, d, mul);
+    acc = average(acc, d, mul);
     if (FULL) _mm256_storeu_ps(yo, acc);
     else cnb_avx2_store_n(yo, acc, n);
 }
@@ -488,7 +495,7 @@ static void pl_group(const gen *e, const float *xp, float *yp, __m256 *vt, __m25
         }
         for (int64_t ow = 0; ow < OW; ow++) {
             const int64_t c0 = e->wb[2 * ow], c1 = e->wb[2 * ow + 1];
-            __m256 a = v[c0];
+            __m256 a = _mm256_add_ps(v[c0], _mm256_setzero_ps());   // from +0, as PyTorch: -0s average to +0
             for (int64_t c = c0 + 1; c < c1; c++) a = _mm256_add_ps(a, v[c]);
             ot[oh * OW + ow] = _mm256_div_ps(a, _mm256_set1_ps((float)((h1 - h0) * (c1 - c0))));
         }

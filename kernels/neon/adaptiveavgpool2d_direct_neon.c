@@ -210,7 +210,7 @@ static ALWAYS_INLINE float32x4_t eq_vec(const float *r0, int64_t kh, int64_t W, 
     if (KW == 1) {
         float32x4_t acc = FULL ? vld1q_f32(r0 + c0) : load_n(r0 + c0, n);
         for (int64_t i = 1; i < kh; i++) acc = vaddq_f32(acc, FULL ? vld1q_f32(r0 + i * W + c0) : load_n(r0 + i * W + c0, n));
-        return acc;
+        return vaddq_f32(acc, vdupq_n_f32(0.f));   // PyTorch sums from +0: a cell of -0s averages to +0
     }
     float32x4x2_t a;
     if (FULL) {
@@ -229,7 +229,7 @@ static ALWAYS_INLINE float32x4_t eq_vec(const float *r0, int64_t kh, int64_t W, 
             a.val[0] = vaddq_f32(a.val[0], q.val[0]), a.val[1] = vaddq_f32(a.val[1], q.val[1]);
         }
     }
-    return vaddq_f32(a.val[0], a.val[1]);
+    return vaddq_f32(vaddq_f32(a.val[0], a.val[1]), vdupq_n_f32(0.f));   // from +0, as above
 }
 
 // Output rows [r0, r1) of the N*C*OH: output row r reads input rows r*kh .. r*kh + kh - 1 of the N*C*H (OH

@@ -102,6 +102,14 @@ def sprinkle(value, frac):
     return f
 
 
+def signed_zeros(frac_neg):
+    """Zeros, a fraction frac_neg of them -0 (1: all): PyTorch's average pooling sums from +0, so an
+    average of -0s is +0; max pooling keeps the first of equal maxima, and with it its sign."""
+    def f(g, shape):
+        return torch.where(torch.rand(shape, generator=g) < frac_neg, -0.0, 0.0).float()
+    return f
+
+
 def fixed(rows):
     """A fixed array (nested lists), reshaped to the case's shape."""
     return lambda g, shape: torch.tensor(rows, dtype=torch.float32).reshape(shape)
@@ -323,6 +331,9 @@ for w in (8, 9, 16, 17):
     case("mp_w%d_k2s2" % w, R("MaxPool2d", 2, return_indices=True), (1, 3, 4, w))
 for w in (15, 16, 17):
     case("mp_w%d_k3s2p1_ceil" % w, R("MaxPool2d", 3, 2, 1, ceil_mode=True), (1, 2, 5, w))
+case("mp_signed_zeros", R("MaxPool2d", 3, stride=2, padding=1, return_indices=True), (1, 4, 9, 19),
+     x=signed_zeros(0.5))
+case("mp_signed_zeros_k2s2", R("MaxPool2d", 2, 2), (1, 4, 8, 18), x=signed_zeros(0.5))
 case("mp_c17_int", R("MaxPool2d", 3, stride=2, return_indices=True), (2, 17, 7, 7), x=ints(-9, 10))
 
 # ---- AvgPool2d ---------------------------------------------------------------------------------------
@@ -372,6 +383,9 @@ for w in (8, 9, 16, 17):
 for w in (15, 16, 17):
     case("ap_w%d_k3s2p1_ceil" % w, R("AvgPool2d", 3, 2, 1, ceil_mode=True), (1, 2, 5, w))
 case("ap_c17", R("AvgPool2d", 3, stride=2, padding=1), (2, 17, 7, 7))
+case("ap_negzero_k2s2", R("AvgPool2d", 2), (1, 3, 8, 18), x=signed_zeros(1))
+case("ap_negzero_k3s2p1_nopad", R("AvgPool2d", 3, stride=2, padding=1, count_include_pad=False), (1, 3, 9, 19),
+     x=signed_zeros(1))
 
 # ---- AdaptiveAvgPool2d -------------------------------------------------------------------------------
 case("aa_8to4", R("AdaptiveAvgPool2d", 4), (1, 3, 8, 8))
@@ -401,6 +415,14 @@ for w in EDGE_W + EDGE_W4:
 for w in (7, 8, 9, 16, 17):
     case("aa_w%d_to_w" % w, "AdaptiveAvgPool2d((3, %d))" % w, (1, 2, 4, 9))
 case("aa_int", R("AdaptiveAvgPool2d", (2, 4)), (1, 3, 6, 8), x=ints(-8, 9))
+# Averages of -0s: PyTorch sums each cell from +0, so they are +0. Global, equal 2x2 cells, and overlapping
+# cells over 8 or more planes and over fewer (the fast kernels take these apart).
+case("aa_negzero_global", "AdaptiveAvgPool2d(1)", (1, 16, 7, 7), x=signed_zeros(1))
+case("aa_negzero_14to7", R("AdaptiveAvgPool2d", 7), (1, 4, 14, 14), x=signed_zeros(1))
+case("aa_negzero_14to7x14", "AdaptiveAvgPool2d((7, 14))", (1, 2, 14, 14), x=signed_zeros(1))
+case("aa_negzero_20to7_c8", R("AdaptiveAvgPool2d", 7), (1, 9, 20, 20), x=signed_zeros(1))
+case("aa_negzero_5to3_c8", R("AdaptiveAvgPool2d", 3), (1, 9, 5, 5), x=signed_zeros(1))
+case("aa_negzero_20to7", R("AdaptiveAvgPool2d", 7), (1, 2, 20, 20), x=signed_zeros(1))
 
 # ---- BatchNorm2d -------------------------------------------------------------------------------------
 case("bn_eval", R("BatchNorm2d", 4), (2, 4, 5, 6))
