@@ -185,6 +185,11 @@ case("c2_dw_c16_refl", "Conv2d(16, 16, kernel_size=3, padding=1, groups=16, bias
 case("c2_dw_c17_same", R("Conv2d", 17, 17, 5, padding="same", groups=17), (1, 17, 7, 9))
 case("c2_dw_c3_m3_int", R("Conv2d", 3, 9, 3, groups=3), (1, 3, 6, 7), x=ints(-4, 5), p="int")
 case("c2_dw_c32_mobilenet", R("Conv2d", 32, 32, 3, padding=1, groups=32, bias=False), (1, 32, 16, 16))
+# Depthwise 3x3 pad 1 stride 1 at widths around a vector of 8 (the AVX2 kernel's row-vector path: masked
+# columns, a last column overlapping the one before, rows narrower than a vector), integer data: exact.
+for w in (1, 3, 7, 8, 9, 15, 16, 20):
+    case("c2_dw_s1_w%d_int" % w, R("Conv2d", 3, 3, 3, padding=1, groups=3), (1, 3, 4 if w > 1 else 2, w),
+         x=ints(-4, 5), p="int")
 case("c2_1x1", R("Conv2d", 16, 8, 1), (2, 16, 5, 7))
 case("c2_1x1_s2", R("Conv2d", 16, 32, 1, stride=2, bias=False), (1, 16, 9, 9))
 case("c2_1x1_c17_w17", R("Conv2d", 17, 9, 1), (1, 17, 3, 17))
