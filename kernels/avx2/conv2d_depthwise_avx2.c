@@ -1,7 +1,8 @@
 // conv2d.depthwise.avx2: depthwise Conv2d (groups == in_channels; output channel k reads input channel k / mult),
 // NCHW in and out, direct. 3x3 pad-1 stride-1 layers (MobileNet's) go straight from the input with lanes = 8
-// adjacent output pixels of a row, each input row loaded once into the three output rows it feeds (rv); stride 2
-// goes 8 channels at a time with lanes = channels through a ring of transposed rows (rb). Otherwise output
+// adjacent output pixels of a row, each input row loaded once into the three output rows it feeds (rv); so does
+// stride 2 on planes up to half of L2, larger ones go 8 channels at a time with lanes = channels through a ring
+// of transposed rows (rb). Otherwise output
 // vectors of 8 adjacent pixels, one FMA per tap on unaligned loads: small zero-padded 3x3 planes go "flat" (input
 // split by stride phase, column padding masked, whole planes at a time); the rest go by rows through a window of
 // padded, phase-split rows. Any kernel, stride, dilation, padding mode. Needs AVX2+FMA.
@@ -293,8 +294,8 @@ static cnb_status flat_plan(const cnb_geom *g, dw_plan *d, size_t budget) {
 }
 
 // ---- channel-blocked, through a ring of rows ---------------------------------------------------------------
-// 3x3, padding 1 (zeros), stride 1 or 2, one output channel per input channel, C >= 8 (stride 1 goes by rv_plane
-// since, see rv_applies): 8 channels at a time with lanes = channels. Input rows are transposed (8x8) into a ring of RB_SLOTS zero-bordered grid rows of 8-lane
+// 3x3, padding 1 (zeros), stride 1 or 2, one output channel per input channel, C >= 8, where rv_applies does not
+// (it took these layers since): 8 channels at a time with lanes = channels. Input rows are transposed (8x8) into a ring of RB_SLOTS zero-bordered grid rows of 8-lane
 // pixels as the output rows reach them; each output pixel is 9 FMAs of whole vectors (no masks, no phase planes),
 // 8 or 7 pixels at a time, transposed back in registers. Each slot is W + 10 pixels: the transposes' whole-vector
 // stores past the right border land in the slot's own slack. Replaced a whole-plane grid (small planes only) and,
@@ -309,13 +310,17 @@ static bool rb_applies(const cnb_geom *g) {
            g->pad_b == 1 && g->pad_r == 1 && g->W <= RB_MAXW && g->C >= LANES;
 }
 
-// 3x3, padding 1 (zeros), stride 1, one output channel per input channel: rv_plane. No copy, no transposes:
-// the padding is the loads' masks. Measured against rb, 1 thread, same runs: 960x7x7 18.7 -> 12.9 us, 384x14x14
-// 24.9 -> 15.9, 576x14x14 38.8 -> 24.8, 192x28x28 44.2 -> 32.4, 144x56x56 133 -> 97, 32x112x112 113 -> 82,
-// 16x512x512 1684 -> 1661 (in bands of rows that stay in L1; whole planes there were 2.5x slower).
+// 3x3, padding 1 (zeros), stride 1 or 2, one output channel per input channel: rv_plane, rv2_plane. No copy, no
+// transposes: the padding is the loads' masks. Measured against rb, 1 thread, same runs: stride 1 960x7x7 18.7 ->
+// 12.9 us, 384x14x14 24.9 -> 15.9, 576x14x14 38.8 -> 24.8, 192x28x28 44.2 -> 32.4, 144x56x56 133 -> 97,
+// 32x112x112 113 -> 82, 16x512x512 1684 -> 1661 (in bands of rows that stay in L1; whole planes there were 2.5x
+// slower); stride 2 576x14x14 19.7 -> 14.3, 192x28x28 30.4 -> 21.6, 144x56x56 80 -> 67, 96x112x112 148 -> 126,
+// 32x224x224 263 -> 235, but 16x512x512 885 -> 1143: stride 2 only on planes up to half of L2.
 static bool rv_applies(const cnb_geom *g) {
-    return g->K == g->C && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sh == 1 && g->sw == 1 &&
-           g->pad_mode == CNB_PADMODE_ZEROS && g->pad_t == 1 && g->pad_l == 1 && g->pad_b == 1 && g->pad_r == 1;
+    if (g->sh == 2 && (size_t)g->H * (size_t)g->W * sizeof(float) > cnb_cpu_caches()->l2 / 2) return false;
+    return g->K == g->C && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sh == g->sw &&
+           (g->sh == 1 || g->sh == 2) && g->pad_mode == CNB_PADMODE_ZEROS && g->pad_t == 1 && g->pad_l == 1 &&
+           g->pad_b == 1 && g->pad_r == 1 && g->W < INT32_MAX / 2;
 }
 
 // Floats of one thread's buffer: the ring.
@@ -1081,9 +1086,105 @@ static void rv_plane(const float *xp, float *yp, int64_t H, int64_t W, int64_t b
     }
 }
 
+// ---- 3x3 pad 1 stride 2, lanes = pixels straight from the input (see rv_applies) ----------------------------
+
+// Even lanes of the 16 floats a, b.
+static inline __m256 evens(__m256 a, __m256 b) {
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+}
+
+// The left, centre and right neighbours (input columns 2j - 1, 2j, 2j + 1 of output column j) of 8 output
+// columns whose centres start at p. EDGE: loads masked by m (columns outside the row read as zero padding).
+static inline __attribute__((always_inline)) void rv2_taps(const bool EDGE, const float *p, const __m256i *m,
+                                                           __m256 *L, __m256 *C, __m256 *R) {
+    const __m256 a1 = EDGE ? _mm256_maskload_ps(p - 1, m[0]) : _mm256_loadu_ps(p - 1);
+    const __m256 b1 = EDGE ? _mm256_maskload_ps(p + 7, m[1]) : _mm256_loadu_ps(p + 7);
+    const __m256 a = EDGE ? _mm256_maskload_ps(p, m[2]) : _mm256_loadu_ps(p);
+    const __m256 b = EDGE ? _mm256_maskload_ps(p + 8, m[3]) : _mm256_loadu_ps(p + 8);
+    *L = evens(a1, b1);
+    deinterleave(a, b, C, R);
+}
+
+// Output rows [o0, o1) of the vector column of output columns [oc, oc + 8) of plane xp (H x W) into yp (OH x
+// OW): as rv_col, with input row 2o + 1 feeding output rows o and o + 1. NARROW: OW < 8 (stores run into the
+// next rows, written after, except where they would leave the plane: masked by sm).
+static inline __attribute__((always_inline)) void rv2_col(const bool EDGE, const bool NARROW, const float *xp,
+                                                          float *yp, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                                                          int64_t o0, int64_t o1, int64_t oc, const __m256 *w,
+                                                          __m256 b, const __m256i *m, __m256i sm) {
+    const float *xc = xp + 2 * oc;
+    __m256 L, C, R, acc = b;
+    if (o0 > 0) {
+        rv2_taps(EDGE, xc + (2 * o0 - 1) * W, m, &L, &C, &R);
+        acc = _mm256_fmadd_ps(w[0], L, acc);
+        acc = _mm256_fmadd_ps(w[1], C, acc);
+        acc = _mm256_fmadd_ps(w[2], R, acc);
+    }
+    for (int64_t o = o0; o < o1; o++) {
+        rv2_taps(EDGE, xc + 2 * o * W, m, &L, &C, &R);
+        acc = _mm256_fmadd_ps(w[3], L, acc);
+        acc = _mm256_fmadd_ps(w[4], C, acc);
+        acc = _mm256_fmadd_ps(w[5], R, acc);
+        __m256 next = b;
+        if (2 * o + 1 < H) {
+            rv2_taps(EDGE, xc + (2 * o + 1) * W, m, &L, &C, &R);
+            acc = _mm256_fmadd_ps(w[6], L, acc);
+            acc = _mm256_fmadd_ps(w[7], C, acc);
+            acc = _mm256_fmadd_ps(w[8], R, acc);
+            next = _mm256_fmadd_ps(w[0], L, next);
+            next = _mm256_fmadd_ps(w[1], C, next);
+            next = _mm256_fmadd_ps(w[2], R, next);
+        }
+        if (NARROW && (o + 1) * OW + LANES - OW > OH * OW) _mm256_maskstore_ps(yp + o * OW + oc, sm, acc);
+        else _mm256_storeu_ps(yp + o * OW + oc, acc);
+        acc = next;
+    }
+}
+
+// Lanes whose input column c0 + lane lies in [0, W).
+static inline __m256i cols_in(int64_t c0, int64_t W) {
+    const __m256i col = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)c0));
+    return _mm256_and_si256(_mm256_cmpgt_epi32(col, _mm256_set1_epi32(-1)),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)W), col));
+}
+
+// The masks of rv2_taps for the vector column at output column oc.
+static inline void rv2_masks(int64_t oc, int64_t W, __m256i m[4]) {
+    m[0] = cols_in(2 * oc - 1, W), m[1] = cols_in(2 * oc + 7, W), m[2] = cols_in(2 * oc, W), m[3] = cols_in(2 * oc + 8, W);
+}
+
+// Plane xp into yp, stride 2, in bands of `band` output rows.
+static void rv2_plane(const float *xp, float *yp, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t band,
+                      const float *wk, float bias) {
+    __m256 w[9];
+    for (int t = 0; t < 9; t++) w[t] = _mm256_broadcast_ss(wk + t);
+    const __m256 b = _mm256_set1_ps(bias);
+    __m256i m[4];
+    if (OW < LANES) {
+        rv2_masks(0, W, m);
+        const __m256i sm = cols_in(LANES - OW, LANES);   // lanes < OW
+        rv2_col(true, true, xp, yp, H, W, OH, OW, 0, OH, 0, w, b, m, sm);
+        return;
+    }
+    const __m256i none = _mm256_setzero_si256();
+    for (int64_t o0 = 0; o0 < OH; o0 += band) {
+        const int64_t o1 = OH - o0 < band ? OH : o0 + band;
+        // Columns reading only inside the row: 2 oc - 1 >= 0 and 2 oc + 15 < W.
+        for (int64_t oc = 0; oc < OW; oc += LANES) {
+            const int64_t c = oc + LANES <= OW ? oc : OW - LANES;   // the last overlaps the one before
+            if (c > 0 && 2 * c + 15 < W) {
+                rv2_col(false, false, xp, yp, H, W, OH, OW, o0, o1, c, w, b, m, none);
+            } else {
+                rv2_masks(c, W, m);
+                rv2_col(true, false, xp, yp, H, W, OH, OW, o0, o1, c, w, b, m, none);
+            }
+        }
+    }
+}
+
 // This thread's contiguous share of the planes.
 static void rv_share(const cnb_geom *g, const cnb_weights *w, const cnb_io *io) {
-    const int64_t planes = g->N * g->C, HW = g->H * g->W;
+    const int64_t planes = g->N * g->C, HW = g->H * g->W, OHW = g->OH * g->OW;
     const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
     const float *wt = w->weight, *bias = w->bias;
     // Bands whose input rows fill half of L1 at most (at least 8 rows).
@@ -1091,7 +1192,8 @@ static void rv_share(const cnb_geom *g, const cnb_weights *w, const cnb_io *io) 
     const int64_t band = rows > 8 ? rows : 8;
     for (int64_t q = planes * t / nt; q < planes * (t + 1) / nt; q++) {
         const int64_t c = q % g->C;
-        rv_plane(io->x + q * HW, io->y + q * HW, g->H, g->W, band, wt + c * 9, bias[c]);
+        if (g->sh == 1) rv_plane(io->x + q * HW, io->y + q * OHW, g->H, g->W, band, wt + c * 9, bias[c]);
+        else rv2_plane(io->x + q * HW, io->y + q * OHW, g->H, g->W, g->OH, g->OW, band / 2, wt + c * 9, bias[c]);
     }
 }
 

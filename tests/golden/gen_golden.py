@@ -190,6 +190,10 @@ case("c2_dw_c32_mobilenet", R("Conv2d", 32, 32, 3, padding=1, groups=32, bias=Fa
 for w in (1, 3, 7, 8, 9, 15, 16, 20):
     case("c2_dw_s1_w%d_int" % w, R("Conv2d", 3, 3, 3, padding=1, groups=3), (1, 3, 4 if w > 1 else 2, w),
          x=ints(-4, 5), p="int")
+# And stride 2 (odd and even heights and widths: the bottom row and right column of padding read or not).
+for w in (1, 2, 14, 15, 16, 17, 31, 34):
+    case("c2_dw_s2_w%d_int" % w, R("Conv2d", 3, 3, 3, stride=2, padding=1, groups=3), (1, 3, 5 if w % 2 else 6, w),
+         x=ints(-4, 5), p="int")
 case("c2_1x1", R("Conv2d", 16, 8, 1), (2, 16, 5, 7))
 case("c2_1x1_s2", R("Conv2d", 16, 32, 1, stride=2, bias=False), (1, 16, 9, 9))
 case("c2_1x1_c17_w17", R("Conv2d", 17, 9, 1), (1, 17, 3, 17))
