@@ -357,6 +357,14 @@ cnb_status cnb_conv2d_depthwise_avx2_plan(const cnb_geom *g, const cnb_weights *
     assert(g->groups == g->C && g->K % g->C == 0);
     dw_plan *d = cnb_calloc(1, sizeof *d);
     if (!d) return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory", k_name);
+    if (rv_applies(g)) {
+        // Straight from the input and the weights the plan holds: none of the tables below (they cost more than
+        // a 960x7x7 layer's run takes to share out), no workspace.
+        d->rv = 1;
+        p->priv = d;
+        p->workspace_bytes = 0;
+        return CNB_OK;
+    }
     const int64_t s = g->sw, kw = g->kw;
     d->Hp = g->H + g->pad_t + g->pad_b;
     d->Wp = g->W + g->pad_l + g->pad_r;
@@ -427,10 +435,7 @@ cnb_status cnb_conv2d_depthwise_avx2_plan(const cnb_geom *g, const cnb_weights *
     if (d->cap >= d->Hp) d->cap = d->Hp;
     d->whole = d->cap == d->Hp;
     d->thread_bytes = align64((size_t)d->cap * (size_t)d->RS * sizeof(float));
-    if (rv_applies(g)) {
-        d->rv = 1;
-        d->thread_bytes = 0;
-    } else if (rb_applies(g)) {
+    if (rb_applies(g)) {
         if (rb_plan(g, w, d) != CNB_OK) {
             dw_plan_free(d);
             return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory", k_name);
@@ -1244,14 +1249,14 @@ static void dw_share(const cnb_plan_data *p, const cnb_io *io, char *ws, int64_t
 cnb_status cnb_conv2d_depthwise_avx2_run(const cnb_plan_data *p, const cnb_io *io) {
     const cnb_geom *g = p->g;
     const dw_plan *d = p->priv;
+    if (d->rv) {
+        CNB_TEAM_RUN(io->threads < 1 ? 1 : io->threads, rv_share(g, p->w, io));
+        return CNB_OK;
+    }
     assert(g->groups == g->C && io->workspace);
     int threads = io->threads < 1 ? 1 : io->threads;
     if (threads > d->tmax) threads = (int)d->tmax;
     char *ws = (char *)(((uintptr_t)io->workspace + 63) & ~(uintptr_t)63);
-    if (d->rv) {
-        CNB_TEAM_RUN(threads, rv_share(g, p->w, io));
-        return CNB_OK;
-    }
     if (d->rb) {
         rb_run(g, d, io, ws, threads);
         return CNB_OK;

@@ -1,6 +1,7 @@
 // conv2d.depthwise.neon: depthwise Conv2d (groups == in_channels; output channel k reads input channel k / mult),
-// NCHW in and out, direct: output vectors of 4 adjacent pixels, one FMA per tap on unaligned loads (3x3: 8 pixels,
-// two vectors, per row step). Small zero-padded 3x3 planes go "flat" (input split by stride phase, column padding
+// NCHW in and out, direct: output vectors of 4 adjacent pixels, one FMA per tap on unaligned loads. 3x3 pad-1
+// layers of stride 1 and 2 (MobileNet's) go straight from the input, each input row loaded once into the output
+// rows it feeds (rv); other small zero-padded 3x3 planes go "flat" (input split by stride phase, column padding
 // masked, whole planes at a time); the rest go by rows through a window of padded, phase-split rows. Any kernel,
 // stride, dilation, padding mode. The structure of kernels/avx2/conv2d_depthwise_avx2.c; needs NEON.
 #include <assert.h>
@@ -65,6 +66,7 @@ typedef struct dw_plan {
     int32_t *ftile, *ftilemk;  // start, and offset of its masks in fmaskph
     int8_t *ftileR;
     int32_t *fmaskph;
+    int rv;                   // 3x3 pad 1 stride 1 or 2 straight from the input (rv_applies)
     int64_t tmax;             // threads the workspace is sized for
     size_t thread_bytes;      // workspace per thread
 } dw_plan;
@@ -290,11 +292,29 @@ static cnb_status flat_plan(const cnb_geom *g, dw_plan *d, size_t budget) {
     return CNB_OK;
 }
 
+// 3x3, padding 1 (zeros), stride 1 or 2, one output channel per input channel, at least a vector of outputs a
+// row: rv_plane, rv2_plane (see kernels/avx2/conv2d_depthwise_avx2.c, where they were measured: 1.3-1.5x its
+// other paths on MobileNetV2's layers). Stride 2 on planes up to half of L2.
+static bool rv_applies(const cnb_geom *g) {
+    if (g->sh == 2 && (size_t)g->H * (size_t)g->W * sizeof(float) > cnb_cpu_caches()->l2 / 2) return false;
+    return g->K == g->C && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sh == g->sw &&
+           (g->sh == 1 || g->sh == 2) && g->pad_mode == CNB_PADMODE_ZEROS && g->pad_t == 1 && g->pad_l == 1 &&
+           g->pad_b == 1 && g->pad_r == 1 && g->OW >= LANES;
+}
+
 cnb_status cnb_conv2d_depthwise_neon_plan(const cnb_geom *g, const cnb_weights *w, cnb_plan_data *p, cnb_error *err) {
     (void)w;
     assert(g->groups == g->C && g->K % g->C == 0);
     dw_plan *d = cnb_calloc(1, sizeof *d);
     if (!d) return cnb_fail(err, CNB_E_NOMEM, "%s: out of memory", k_name);
+    if (rv_applies(g)) {
+        // Straight from the input and the weights the plan holds: none of the tables below (they cost more than
+        // a 960x7x7 layer's run takes to share out), no workspace.
+        d->rv = 1;
+        p->priv = d;
+        p->workspace_bytes = 0;
+        return CNB_OK;
+    }
     const int64_t s = g->sw, kw = g->kw;
     d->Hp = g->H + g->pad_t + g->pad_b;
     d->Wp = g->W + g->pad_l + g->pad_r;
@@ -829,6 +849,140 @@ static void flat_plane(const cnb_geom *g, const dw_plan *d, const cnb_weights *w
 }
 
 // This thread's share of the units: planes, or row blocks of planes.
+// ---- 3x3 pad 1, stride 1 or 2, lanes = pixels straight from the input (see rv_applies) ---------------------
+
+// Output rows [o0, o1) of vector column [c, c + 4) of plane xp (H x W, W >= 4) into yp, weights w[9], bias b:
+// input row r loaded once as its left, centre and right neighbours (the padding shifted in by vext at the
+// plane's edges: NEON has no masked load) into the three output rows it feeds; output row r - 1 is stored
+// once input row r is in. FIRST / LAST: the column touches the left / right padding.
+static inline __attribute__((always_inline)) void rv_col(const bool FIRST, const bool LAST, const float *xp,
+                                                         float *yp, int64_t H, int64_t W, int64_t o0, int64_t o1,
+                                                         int64_t c, const float32x4_t *w, float32x4_t b) {
+    const int64_t r0 = o0 > 0 ? o0 - 1 : 0, r1 = o1 < H ? o1 + 1 : H;
+    const float32x4_t z = vdupq_n_f32(0.f);
+    const float *xr = xp + r0 * W + c;
+    float *yr = yp + c;
+    float32x4_t above = b, cur = b;   // output rows r - 1 and r
+    for (int64_t r = r0; r < r1; r++, xr += W) {
+        const float32x4_t C = vld1q_f32(xr);
+        const float32x4_t L = FIRST ? vextq_f32(z, C, 3) : vld1q_f32(xr - 1);
+        const float32x4_t R = LAST ? vextq_f32(C, z, 1) : vld1q_f32(xr + 1);
+        if (r > o0) {
+            above = vfmaq_f32(above, w[6], L);
+            above = vfmaq_f32(above, w[7], C);
+            above = vfmaq_f32(above, w[8], R);
+            vst1q_f32(yr + (r - 1) * W, above);
+        }
+        cur = vfmaq_f32(cur, w[3], L);
+        cur = vfmaq_f32(cur, w[4], C);
+        cur = vfmaq_f32(cur, w[5], R);
+        float32x4_t below = vfmaq_f32(b, w[0], L);
+        below = vfmaq_f32(below, w[1], C);
+        below = vfmaq_f32(below, w[2], R);
+        above = cur, cur = below;
+    }
+    if (o1 == H) vst1q_f32(yr + (H - 1) * W, above);   // else input row o1 completed output row o1 - 1
+}
+
+// Plane xp into yp, stride 1, in bands of `band` output rows (the band's input rows stay in L1).
+static void rv_plane(const float *xp, float *yp, int64_t H, int64_t W, int64_t band, const float32x4_t *w,
+                     float32x4_t b) {
+    for (int64_t o0 = 0; o0 < H; o0 += band) {
+        const int64_t o1 = H - o0 < band ? H : o0 + band;
+        if (W == LANES) {
+            rv_col(true, true, xp, yp, H, W, o0, o1, 0, w, b);
+            continue;
+        }
+        rv_col(true, false, xp, yp, H, W, o0, o1, 0, w, b);
+        for (int64_t c = LANES; c < W - LANES; c += LANES) rv_col(false, false, xp, yp, H, W, o0, o1, c, w, b);
+        // The last column ends at W, overlapping the one before it (whose outputs it recomputes, identically).
+        rv_col(false, true, xp, yp, H, W, o0, o1, W - LANES, w, b);
+    }
+}
+
+// The left, centre and right neighbours (input columns 2j - 1, 2j, 2j + 1) of the 4 output columns whose
+// centres start at column c0 of input row xr: LD2 splits even and odd columns. EDGE: columns outside [0, W)
+// read as zero padding (through a zeroed copy of the row's part).
+static inline __attribute__((always_inline)) void rv2_taps(const bool EDGE, const float *xr, int64_t c0, int64_t W,
+                                                           float32x4_t *L, float32x4_t *C, float32x4_t *R) {
+    float32x4x2_t eo;
+    float left;
+    if (EDGE) {
+        float buf[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+        const int64_t n = W - c0 < 8 ? W - c0 : 8;
+        memcpy(buf, xr + c0, (size_t)n * sizeof(float));
+        eo = vld2q_f32(buf);
+        left = c0 > 0 ? xr[c0 - 1] : 0.f;
+    } else {
+        eo = vld2q_f32(xr + c0);
+        left = xr[c0 - 1];
+    }
+    *C = eo.val[0], *R = eo.val[1];
+    *L = vextq_f32(vdupq_n_f32(left), eo.val[1], 3);
+}
+
+// Output rows [o0, o1) of the vector column of output columns [oc, oc + 4), stride 2: as rv_col, input row
+// 2o + 1 feeding output rows o and o + 1.
+static inline __attribute__((always_inline)) void rv2_col(const bool EDGE, const float *xp, float *yp, int64_t H,
+                                                          int64_t W, int64_t OW, int64_t o0, int64_t o1, int64_t oc,
+                                                          const float32x4_t *w, float32x4_t b) {
+    float32x4_t L, C, R, acc = b;
+    if (o0 > 0) {
+        rv2_taps(EDGE, xp + (2 * o0 - 1) * W, 2 * oc, W, &L, &C, &R);
+        acc = vfmaq_f32(acc, w[0], L);
+        acc = vfmaq_f32(acc, w[1], C);
+        acc = vfmaq_f32(acc, w[2], R);
+    }
+    for (int64_t o = o0; o < o1; o++) {
+        rv2_taps(EDGE, xp + 2 * o * W, 2 * oc, W, &L, &C, &R);
+        acc = vfmaq_f32(acc, w[3], L);
+        acc = vfmaq_f32(acc, w[4], C);
+        acc = vfmaq_f32(acc, w[5], R);
+        float32x4_t next = b;
+        if (2 * o + 1 < H) {
+            rv2_taps(EDGE, xp + (2 * o + 1) * W, 2 * oc, W, &L, &C, &R);
+            acc = vfmaq_f32(acc, w[6], L);
+            acc = vfmaq_f32(acc, w[7], C);
+            acc = vfmaq_f32(acc, w[8], R);
+            next = vfmaq_f32(next, w[0], L);
+            next = vfmaq_f32(next, w[1], C);
+            next = vfmaq_f32(next, w[2], R);
+        }
+        vst1q_f32(yp + o * OW + oc, acc);
+        acc = next;
+    }
+}
+
+// Plane xp into yp (OH x OW, OW >= 4), stride 2, in bands of `band` output rows.
+static void rv2_plane(const float *xp, float *yp, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t band,
+                      const float32x4_t *w, float32x4_t b) {
+    for (int64_t o0 = 0; o0 < OH; o0 += band) {
+        const int64_t o1 = OH - o0 < band ? OH : o0 + band;
+        for (int64_t oc = 0; oc < OW; oc += LANES) {
+            const int64_t c = oc + LANES <= OW ? oc : OW - LANES;   // the last overlaps the one before
+            if (c > 0 && 2 * c + 8 <= W) rv2_col(false, xp, yp, H, W, OW, o0, o1, c, w, b);
+            else rv2_col(true, xp, yp, H, W, OW, o0, o1, c, w, b);
+        }
+    }
+}
+
+// This thread's contiguous share of the planes.
+static void rv_share(const cnb_geom *g, const cnb_weights *wt, const cnb_io *io) {
+    const int64_t planes = g->N * g->C, HW = g->H * g->W, OHW = g->OH * g->OW;
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    // Bands whose input rows fill half of L1 at most (at least 8 rows).
+    const int64_t rows = (int64_t)(cnb_cpu_caches()->l1d / 2 / ((size_t)g->W * sizeof(float))) - 2;
+    const int64_t band = rows > 8 ? rows : 8;
+    for (int64_t q = planes * t / nt; q < planes * (t + 1) / nt; q++) {
+        const int64_t c = q % g->C;
+        float32x4_t w[9];
+        for (int k = 0; k < 9; k++) w[k] = vdupq_n_f32(wt->weight[c * 9 + k]);
+        const float32x4_t b = vdupq_n_f32(wt->bias[c]);
+        if (g->sh == 1) rv_plane(io->x + q * HW, io->y + q * OHW, g->H, g->W, band, w, b);
+        else rv2_plane(io->x + q * HW, io->y + q * OHW, g->H, g->W, g->OH, g->OW, band / 2, w, b);
+    }
+}
+
 static void dw_share(const cnb_plan_data *p, const cnb_io *io, char *ws, int64_t units, int64_t blocks) {
     const cnb_geom *g = p->g;
     const dw_plan *d = p->priv;
@@ -861,6 +1015,10 @@ static void dw_share(const cnb_plan_data *p, const cnb_io *io, char *ws, int64_t
 cnb_status cnb_conv2d_depthwise_neon_run(const cnb_plan_data *p, const cnb_io *io) {
     const cnb_geom *g = p->g;
     const dw_plan *d = p->priv;
+    if (d->rv) {
+        CNB_TEAM_RUN(io->threads < 1 ? 1 : io->threads, rv_share(g, p->w, io));
+        return CNB_OK;
+    }
     assert(g->groups == g->C && io->workspace);
     int threads = io->threads < 1 ? 1 : io->threads;
     if (threads > d->tmax) threads = (int)d->tmax;
