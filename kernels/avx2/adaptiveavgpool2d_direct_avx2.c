@@ -470,14 +470,14 @@ static void pl_group(const gen *e, const float *xp, float *yp, __m256 *vt, __m25
     for (int64_t oh = 0; oh < e->OH; oh++) {
         const int64_t h0 = e->hb[2 * oh], h1 = e->hb[2 * oh + 1];
         __m256 *v = vt + oh * W;
-        for (int64_t c = 0; c < W; c += 8) {
-            __m256 r[8];
-            if (W >= 8) {
-                // A row's last, partial block is loaded at W - 8, overlapping the block before (whose column
-                // sums it recomputes, identically): every load inside the row, no masks. The planes' sums
-                // run side by side, rows outer: 8 independent chains instead of one after the other.
+        if (W >= 8) {
+            // A row's last, partial block is loaded at W - 8, overlapping the block before (whose column sums
+            // it recomputes, identically): every load inside the row, no masks. The planes' sums run side by
+            // side, rows outer: 8 independent chains instead of one after the other.
+            for (int64_t c = 0; c < W; c += 8) {
                 const int64_t cc = c + 8 <= W ? c : W - 8;
                 const float *q = xp + h0 * W + cc;
+                __m256 r[8];
                 for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(q + i * S);
                 for (int64_t h = h0 + 1; h < h1; h++) {
                     q += W;
@@ -485,12 +485,12 @@ static void pl_group(const gen *e, const float *xp, float *yp, __m256 *vt, __m25
                 }
                 cnb_avx2_transpose8(r);
                 for (int k = 0; k < 8; k++) _mm256_store_ps((float *)&v[cc + k], r[k]);
-                continue;
             }
-            // Rows under 8 columns: whole loads past a row's end read the next row or plane (lanes not used)
-            // as long as they stay inside the group: the first `safe` planes; the others load the row only.
-            const int64_t m = W;
+        } else {
+            // Rows under 8 columns: whole loads past a row's end read the next row or plane (lanes not used) as
+            // long as they stay inside the group: the first `safe` planes; the others load the row only.
             const int64_t room = 8 * S - (h1 - 1) * W - 8, safe = room < 0 ? 0 : room / S + 1 < 8 ? room / S + 1 : 8;
+            __m256 r[8];
             for (int64_t i = 0; i < safe; i++) {
                 const float *q = xp + i * S + h0 * W;
                 __m256 a = _mm256_loadu_ps(q);
@@ -499,14 +499,14 @@ static void pl_group(const gen *e, const float *xp, float *yp, __m256 *vt, __m25
             }
             for (int64_t i = safe; i < 8; i++) {
                 const float *q = xp + i * S + h0 * W;
-                __m256 a = cnb_avx2_load_n(q, m);
-                for (int64_t h = h0 + 1; h < h1; h++) a = _mm256_add_ps(a, cnb_avx2_load_n(q += W, m));
+                __m256 a = cnb_avx2_load_n(q, W);
+                for (int64_t h = h0 + 1; h < h1; h++) a = _mm256_add_ps(a, cnb_avx2_load_n(q += W, W));
                 r[i] = a;
             }
             cnb_avx2_transpose8(r);
             // Stores, not a copy loop (gcc makes a variable-length one a rep movs, slow for 256 bytes).
             for (int k = 0; k < 8; k++)
-                if (k < m) _mm256_store_ps((float *)&v[k], r[k]);
+                if (k < W) _mm256_store_ps((float *)&v[k], r[k]);
         }
         for (int64_t ow = 0; ow < OW; ow++) {
             const int64_t c0 = e->wb[2 * ow], c1 = e->wb[2 * ow + 1];

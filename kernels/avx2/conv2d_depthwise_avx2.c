@@ -1,11 +1,11 @@
 // conv2d.depthwise.avx2: depthwise Conv2d (groups == in_channels; output channel k reads input channel k / mult),
-// NCHW in and out, direct. 3x3 pad-1 stride-1 layers (MobileNet's) go straight from the input with lanes = 8
-// adjacent output pixels of a row, each input row loaded once into the three output rows it feeds (rv); so does
-// stride 2 on planes up to half of L2, larger ones go 8 channels at a time with lanes = channels through a ring
-// of transposed rows (rb). Otherwise output
-// vectors of 8 adjacent pixels, one FMA per tap on unaligned loads: small zero-padded 3x3 planes go "flat" (input
-// split by stride phase, column padding masked, whole planes at a time); the rest go by rows through a window of
-// padded, phase-split rows. Any kernel, stride, dilation, padding mode. Needs AVX2+FMA.
+// NCHW in and out, direct. 3x3 pad-1 layers of stride 1, and of stride 2 on planes up to half of L2 (MobileNet's),
+// go straight from the input with lanes = 8 adjacent output pixels of a row, each input row loaded once into the
+// output rows it feeds (rv); larger stride-2 planes go 8 channels at a time with lanes = channels through a ring of
+// transposed rows (rb). Otherwise output vectors of 8 adjacent pixels, one FMA per tap on unaligned loads: small
+// zero-padded 3x3 planes go "flat" (input split by stride phase, column padding masked, whole planes at a time);
+// the rest go by rows through a window of padded, phase-split rows. Any kernel, stride, dilation, padding mode.
+// Needs AVX2+FMA.
 #include <assert.h>
 #include <immintrin.h>
 #include <omp.h>
@@ -72,7 +72,7 @@ typedef struct dw_plan {
     // channels, lanes = channels, [block][9 taps + bias][8] (channels past C zero).
     int rb;
     float *cbw;
-    int rv;                   // stride 1 straight from the input (rv_applies)
+    int rv;                   // straight from the input (rv_applies): no tables, no workspace
     int64_t tmax;             // threads the workspace is sized for
     size_t thread_bytes;      // workspace per thread
 } dw_plan;
@@ -295,13 +295,14 @@ static cnb_status flat_plan(const cnb_geom *g, dw_plan *d, size_t budget) {
 
 // ---- channel-blocked, through a ring of rows ---------------------------------------------------------------
 // 3x3, padding 1 (zeros), stride 1 or 2, one output channel per input channel, C >= 8, where rv_applies does not
-// (it took these layers since): 8 channels at a time with lanes = channels. Input rows are transposed (8x8) into a ring of RB_SLOTS zero-bordered grid rows of 8-lane
-// pixels as the output rows reach them; each output pixel is 9 FMAs of whole vectors (no masks, no phase planes),
-// 8 or 7 pixels at a time, transposed back in registers. Each slot is W + 10 pixels: the transposes' whole-vector
-// stores past the right border land in the slot's own slack. Replaced a whole-plane grid (small planes only) and,
-// for these layers, the flat and row-window paths. Measured, 1 thread, against them (same runs): 96x112x112 s2
-// 223 -> 172 us, 144x56x56 s1 154 -> 148, s2 73 -> 66, 192x28x28 s1 57 -> 52, 384x14x14 s1 35 -> 30,
-// 576x14x14 s1 50 -> 43, 960x7x7 s1 23.5 -> 22.2; 32x112x112 s1, 192x28x28 s2 unchanged, 256x18x18 s2 8% slower.
+// (it took these layers since): 8 channels at a time with lanes = channels. Input rows are transposed (8x8) into
+// a ring of RB_SLOTS zero-bordered grid rows of 8-lane pixels as the output rows reach them; each output pixel is
+// 9 FMAs of whole vectors (no masks, no phase planes), 8 or 7 pixels at a time, transposed back in registers. Each
+// slot is W + 10 pixels: the transposes' whole-vector stores past the right border land in the slot's own slack.
+// Replaced a whole-plane grid (small planes only) and, for these layers, the flat and row-window paths. Measured,
+// 1 thread, against them (same runs): 96x112x112 s2 223 -> 172 us, 144x56x56 s1 154 -> 148, s2 73 -> 66,
+// 192x28x28 s1 57 -> 52, 384x14x14 s1 35 -> 30, 576x14x14 s1 50 -> 43, 960x7x7 s1 23.5 -> 22.2; 32x112x112 s1,
+// 192x28x28 s2 unchanged, 256x18x18 s2 8% slower.
 enum { RB_SLOTS = 4, RB_MAXW = 2048 };
 
 static bool rb_applies(const cnb_geom *g) {
@@ -320,7 +321,7 @@ static bool rv_applies(const cnb_geom *g) {
     if (g->sh == 2 && (size_t)g->H * (size_t)g->W * sizeof(float) > cnb_cpu_caches()->l2 / 2) return false;
     return g->K == g->C && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sh == g->sw &&
            (g->sh == 1 || g->sh == 2) && g->pad_mode == CNB_PADMODE_ZEROS && g->pad_t == 1 && g->pad_l == 1 &&
-           g->pad_b == 1 && g->pad_r == 1 && g->W < INT32_MAX / 2;
+           g->pad_b == 1 && g->pad_r == 1 && g->W < INT32_MAX / 2;   // rv2's column masks count in int32
 }
 
 // Floats of one thread's buffer: the ring.
@@ -1155,7 +1156,8 @@ static inline __m256i cols_in(int64_t c0, int64_t W) {
 
 // The masks of rv2_taps for the vector column at output column oc.
 static inline void rv2_masks(int64_t oc, int64_t W, __m256i m[4]) {
-    m[0] = cols_in(2 * oc - 1, W), m[1] = cols_in(2 * oc + 7, W), m[2] = cols_in(2 * oc, W), m[3] = cols_in(2 * oc + 8, W);
+    m[0] = cols_in(2 * oc - 1, W), m[1] = cols_in(2 * oc + 7, W);
+    m[2] = cols_in(2 * oc, W), m[3] = cols_in(2 * oc + 8, W);
 }
 
 // Plane xp into yp, stride 2, in bands of `band` output rows.
@@ -1212,10 +1214,6 @@ static void rb_share(const cnb_geom *g, const dw_plan *d, const cnb_io *io, char
         rb_block(g, d, io->x, io->y, u / nb, u % nb * LANES, ring);
 }
 
-static void rb_run(const cnb_geom *g, const dw_plan *d, const cnb_io *io, char *ws, int threads) {
-    CNB_TEAM_RUN(threads, rb_share(g, d, io, ws));
-}
-
 // This thread's share of the units: planes, or row blocks of planes.
 static void dw_share(const cnb_plan_data *p, const cnb_io *io, char *ws, int64_t units, int64_t blocks) {
     const cnb_geom *g = p->g;
@@ -1258,7 +1256,7 @@ cnb_status cnb_conv2d_depthwise_avx2_run(const cnb_plan_data *p, const cnb_io *i
     if (threads > d->tmax) threads = (int)d->tmax;
     char *ws = (char *)(((uintptr_t)io->workspace + 63) & ~(uintptr_t)63);
     if (d->rb) {
-        rb_run(g, d, io, ws, threads);
+        CNB_TEAM_RUN(threads, rb_share(g, d, io, ws));
         return CNB_OK;
     }
     // Work units: (n, c) planes, each split into row blocks when there are too few planes to share out evenly.
