@@ -137,6 +137,13 @@ static inline __m256i lane_mask(int64_t n) {
         c##ACC##0 = _mm256_fmadd_ps(ar, b0, c##ACC##0);                                                     \
         c##ACC##1 = _mm256_fmadd_ps(ar, b1, c##ACC##1);                                                     \
     }
+#define CNB_HALF_FMA(R)                                                                                     \
+    if (mr > R) {                                                                                           \
+        c##R##0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + R), b0, c##R##0);                                 \
+        c##R##1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + MR + R), b1, c##R##1);                            \
+    }
+#define CNB_HALF_FMA1(R)                                                                                    \
+    if (mr > R) c##R##0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + R), b0, c##R##0);
 #define CNB_ROW_STORE(R)                                                                                    \
     if (mr > R) store_row(c + R * ldc, c##R##0, c##R##1, bias ? bias + R : NULL, accumulate, nr);
 
@@ -174,7 +181,7 @@ static inline __attribute__((always_inline)) void store_row(float *cr, __m256 v0
 // which may come from memory when B was packed beforehand). Rows of fewer than 4 would leave the FMA
 // pipes waiting on their few dependency chains (latency 4, 2 a cycle), so the k loop then alternates
 // between two or four sets of accumulators, summed at the end.
-static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t kc, const float *restrict a,
+static inline __attribute__((always_inline)) void ukernel(const int mr, const bool half, int64_t kc, const float *restrict a,
                                                           const float *restrict b, float *restrict c, int64_t ldc,
                                                           const float *bias, bool accumulate, int64_t nr,
                                                           const float *a_next, const float *b_next, int64_t bn_lines) {
@@ -186,7 +193,38 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t 
         _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0);
     }
     int64_t k = 0;
-    if (mr == 1) {
+    if (half) {
+        // At most 8 columns (the last panel of 14x14's 196 pixels has 4): one vector per row, so half
+        // the FMAs of a full tile; even and odd k go to two sets of accumulators (6 chains would leave
+        // the FMA pipes waiting), summed at the end.
+        for (; k + 2 <= kc; k += 2) {
+            _mm_prefetch((const char *)(a_next + k * MR), _MM_HINT_T0);
+            for (int64_t u = k; u < k + 2 && u < bn_lines; u++) _mm_prefetch((const char *)(b_next + u * NR), _MM_HINT_T1);
+            const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + NR);
+            CNB_HALF_FMA(0)
+            CNB_HALF_FMA(1)
+            CNB_HALF_FMA(2)
+            CNB_HALF_FMA(3)
+            CNB_HALF_FMA(4)
+            CNB_HALF_FMA(5)
+            a += 2 * MR;
+            b += 2 * NR;
+        }
+        for (; k < kc; k++) {
+            const __m256 b0 = _mm256_load_ps(b);
+            CNB_HALF_FMA1(0)
+            CNB_HALF_FMA1(1)
+            CNB_HALF_FMA1(2)
+            CNB_HALF_FMA1(3)
+            CNB_HALF_FMA1(4)
+            CNB_HALF_FMA1(5)
+            a += MR;
+            b += NR;
+        }
+        c00 = _mm256_add_ps(c00, c01), c10 = _mm256_add_ps(c10, c11), c20 = _mm256_add_ps(c20, c21);
+        c30 = _mm256_add_ps(c30, c31), c40 = _mm256_add_ps(c40, c41), c50 = _mm256_add_ps(c50, c51);
+        c01 = c11 = c21 = c31 = c41 = c51 = _mm256_setzero_ps();
+    } else if (mr == 1) {
         for (; k + 4 <= kc; k += 4) {
             _mm_prefetch((const char *)(a_next + k * MR), _MM_HINT_T0);
             _mm_prefetch((const char *)(a_next + k * MR + 16), _MM_HINT_T0);
@@ -229,7 +267,7 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t 
         c20 = _mm256_add_ps(c20, c50), c21 = _mm256_add_ps(c21, c51);
     }
 #pragma GCC unroll 4
-    for (; k < kc; k++) {
+    for (; !half && k < kc; k++) {
         _mm_prefetch((const char *)(a_next + k * MR), _MM_HINT_T0);
         if (k < bn_lines) _mm_prefetch((const char *)(b_next + k * NR), _MM_HINT_T1);
         const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
@@ -250,6 +288,8 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t 
     CNB_ROW_STORE(5)
 }
 #undef CNB_ROW_FMA
+#undef CNB_HALF_FMA
+#undef CNB_HALF_FMA1
 #undef CNB_ROW_STORE
 
 typedef void ukernel_fn(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, const float *bias,
@@ -258,7 +298,12 @@ typedef void ukernel_fn(int64_t kc, const float *a, const float *b, float *c, in
     static void ukernel_##R(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,              \
                             const float *bias, bool accumulate, int64_t nr, const float *a_next,            \
                             const float *b_next, int64_t bn_lines) {                                        \
-        ukernel(R, kc, a, b, c, ldc, bias, accumulate, nr, a_next, b_next, bn_lines);                       \
+        ukernel(R, false, kc, a, b, c, ldc, bias, accumulate, nr, a_next, b_next, bn_lines);                \
+    }                                                                                                       \
+    static void ukernel_half_##R(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,         \
+                                 const float *bias, bool accumulate, int64_t nr, const float *a_next,       \
+                                 const float *b_next, int64_t bn_lines) {                                   \
+        ukernel(R, true, kc, a, b, c, ldc, bias, accumulate, nr, a_next, b_next, bn_lines);                 \
     }
 CNB_UKERNEL_MR(1)
 CNB_UKERNEL_MR(2)
@@ -268,6 +313,8 @@ CNB_UKERNEL_MR(5)
 CNB_UKERNEL_MR(6)
 #undef CNB_UKERNEL_MR
 static ukernel_fn *const k_ukernels[MR + 1] = {NULL, ukernel_1, ukernel_2, ukernel_3, ukernel_4, ukernel_5, ukernel_6};
+static ukernel_fn *const k_ukernels_half[MR + 1] = {NULL,        ukernel_half_1, ukernel_half_2, ukernel_half_3,
+                                                    ukernel_half_4, ukernel_half_5, ukernel_half_6};
 
 void cnb_sgemm_6x16_avx2_compute(const cnb_sgemm_args *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *b_buf) {
     assert(m0 % MR == 0 && n0 % NR == 0 && m1 <= g->M && n1 <= g->N);
@@ -288,6 +335,7 @@ void cnb_sgemm_6x16_avx2_compute(const cnb_sgemm_args *g, int64_t m0, int64_t m1
                 const int64_t tiles = cdiv(mcb, MR);
                 for (int64_t jr = 0; jr < ncb; jr += NR) {
                     const int64_t nr = min64(NR, ncb - jr);
+                    ukernel_fn *const *kern = nr <= NR / 2 ? k_ukernels_half : k_ukernels;
                     const float *bp = b_blk + jr * kcb;
                     // The next B micro-panel (kcb lines) is prefetched a share per A tile.
                     const int64_t share = cdiv(kcb, tiles);
@@ -295,7 +343,7 @@ void cnb_sgemm_6x16_avx2_compute(const cnb_sgemm_args *g, int64_t m0, int64_t m1
                         const int64_t mr = min64(MR, mcb - ir), m = ic + ir;
                         const float *ap = a_blk + m * kcb;
                         const int64_t first = t * share, lines = min64(share, kcb - first);
-                        k_ukernels[mr](kcb, ap, bp, g->c + m * g->ldc + jc + jr, g->ldc, g->bias ? g->bias + m : NULL,
+                        kern[mr](kcb, ap, bp, g->c + m * g->ldc + jc + jr, g->ldc, g->bias ? g->bias + m : NULL,
                                        accumulate, nr, ap + MR * kcb, bp + NR * (kcb + first), lines > 0 ? lines : 0);
                     }
                 }
