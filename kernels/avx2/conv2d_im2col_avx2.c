@@ -277,8 +277,64 @@ static void pack_rows16(const stretch *s, int ns, bool whole, const int64_t *row
             _mm256_store_ps(d + 8, _mm256_or_ps(_mm256_and_ps(_mm256_loadu_ps(a + 8), h0),
                                                 _mm256_and_ps(_mm256_loadu_ps(b + 8), h1)));
         }
+    } else if (ns <= 2 && s[0].step2 && s[0].plain && (ns == 1 || (s[1].step2 && s[1].plain))) {
+        // Stride 2, one or two plain stretches (a panel across two output rows, or one touching the left
+        // padding): the even floats of each stretch (see row_half) masked and ORed. The 64-bit permute
+        // that restores the order is done once, after the OR: the masks are permuted the other way
+        // (0xD8 swaps the middle two 64-bit lanes, its own inverse).
+        const stretch *s1 = &s[ns - 1];
+        const __m256 z = _mm256_setzero_ps();
+#define PERM(m) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castsi256_pd(m), 0xD8))
+        const __m256 l0 = PERM(s[0].lo), h0 = PERM(s[0].hi);
+        const __m256 l1 = ns == 2 ? PERM(s1->lo) : z, h1 = ns == 2 ? PERM(s1->hi) : z;
+#undef PERM
+        for (int64_t k = 0; k < n; k++, d += NR) {
+            const int64_t o = rows ? rows[k] : ro + k * step;
+            const float *a = s[0].src + o, *b = s1->src + o;
+            const __m256 a0 = _mm256_shuffle_ps(_mm256_loadu_ps(a), _mm256_loadu_ps(a + 8), 0x88);
+            const __m256 a1 = _mm256_shuffle_ps(_mm256_loadu_ps(a + 16), _mm256_loadu_ps(a + 24), 0x88);
+            const __m256 b0 = _mm256_shuffle_ps(_mm256_loadu_ps(b), _mm256_loadu_ps(b + 8), 0x88);
+            const __m256 b1 = _mm256_shuffle_ps(_mm256_loadu_ps(b + 16), _mm256_loadu_ps(b + 24), 0x88);
+            const __m256 v0 = _mm256_or_ps(_mm256_and_ps(a0, l0), _mm256_and_ps(b0, l1));
+            const __m256 v1 = _mm256_or_ps(_mm256_and_ps(a1, h0), _mm256_and_ps(b1, h1));
+            _mm256_store_ps(d, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v0), 0xD8)));
+            _mm256_store_ps(d + 8, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v1), 0xD8)));
+        }
     } else {
         for (int64_t k = 0; k < n; k++, d += NR) put_row16(s, ns, rows ? rows[k] : ro + k * step, d);
+    }
+}
+
+#define GP 8
+#define CH 8
+// Direct mode: rows r = (i*kw + j)*cg + c, one kernel offset (i, j) for a stretch of channels. A few rows of
+// GP panels side by side: neighbouring panels read neighbouring floats of the same channel planes, while
+// one panel's rows are planes apart (a page each).
+static void pack_b_direct(const pack_ctx *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float *dst) {
+    const cnb_im2col *t = ctx->t;
+    const cnb_geom *g = ctx->g;
+    stretch s[GP][NR];
+    int ns[GP];
+    bool whole[GP];
+    for (int64_t jp0 = 0; jp0 < nc; jp0 += GP * NR) {
+        const int np = (int)min64(GP, cdiv(nc - jp0, NR));
+        for (int64_t r = k0; r < k0 + kc;) {
+            const int64_t ij = r / t->cg, c = r % t->cg, n = min64(t->cg - c, k0 + kc - r);
+            for (int p = 0; p < np; p++) {
+                const cnb_im2col_panel *pn = &t->pan[(n0 + jp0) / NR + p];
+                ns[p] = panel_stretches(ctx, pn, ij / g->kw, ij % g->kw, NR, s[p]);
+                whole[p] = ns[p] == 1 && s[p][0].plain && pn->valid == NR &&
+                           _mm256_movemask_ps(_mm256_castsi256_ps(s[p][0].lo)) == 0xff &&
+                           _mm256_movemask_ps(_mm256_castsi256_ps(s[p][0].hi)) == 0xff;
+            }
+            for (int64_t cc = 0; cc < n; cc += CH) {
+                const int64_t m = min64(CH, n - cc);
+                for (int p = 0; p < np; p++)
+                    pack_rows16(s[p], ns[p], whole[p], NULL, (c + cc) * t->chan, t->chan, m,
+                                dst + (jp0 + p * NR) * kc + (r - k0 + cc) * NR);
+            }
+            r += n;
+        }
     }
 }
 
@@ -286,25 +342,18 @@ static void pack_rows16(const stretch *s, int ns, bool whole, const int64_t *row
 static void pack_b(const void *vctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float *dst) {
     const pack_ctx *ctx = vctx;
     const cnb_im2col *t = ctx->t;
-    const cnb_geom *g = ctx->g;
+    if (t->direct) {
+        pack_b_direct(ctx, k0, kc, n0, nc, dst);
+        return;
+    }
     stretch s[NR];
     for (int64_t jp = 0; jp < nc; jp += NR) {
         const cnb_im2col_panel *pn = &t->pan[(n0 + jp) / NR];
         float *d = dst + jp * kc;
-        if (!t->direct) {
+        {
             const int n = panel_stretches(ctx, pn, 0, 0, NR, s);
             pack_rows16(s, n, pn->contig, t->row_off + k0, 0, 0, kc, d);
             continue;
-        }
-        // Rows r = (i*kw + j)*cg + c: one kernel offset (i, j) for a stretch of channels.
-        for (int64_t r = k0; r < k0 + kc;) {
-            const int64_t ij = r / t->cg, c = r % t->cg, n = min64(t->cg - c, k0 + kc - r);
-            const int ns = panel_stretches(ctx, pn, ij / g->kw, ij % g->kw, NR, s);
-            const bool whole = ns == 1 && s[0].plain && pn->valid == NR &&
-                               _mm256_movemask_ps(_mm256_castsi256_ps(s[0].lo)) == 0xff &&
-                               _mm256_movemask_ps(_mm256_castsi256_ps(s[0].hi)) == 0xff;
-            pack_rows16(s, ns, whole, NULL, c * t->chan, t->chan, n, d + (r - k0) * NR);
-            r += n;
         }
     }
 }
