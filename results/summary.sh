@@ -22,6 +22,15 @@ out=${1:?usage: results/summary.sh OUTDIR}
             results/tables.py "$f" --threads $t
             echo
         done
+        if [ "$s" = resnet50 ] || [ "$s" = vgg16 ]; then
+            # Issue 4 asks the non-Winograd kernels to reach oneDNN on their own: the same run without Winograd.
+            echo "## $s, 1 thread, Winograd left out (im2col, direct, depthwise only; convolutions only)"
+            echo
+            echo "\"auto / best\" here: auto's choice (Winograd where it is chosen) over the fastest non-Winograd kernel."
+            echo
+            results/tables.py "$f" --threads 1 --impl 'conv*.im2col.*,conv*.direct.*,conv*.depthwise.*' --no-total
+            echo
+        fi
         if [ -f "$out/$s.txt" ]; then
             echo "bench's whole-network lines (each layer x its count; \"best\" includes the oneDNN peers):"
             echo '```'

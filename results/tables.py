@@ -29,7 +29,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("file")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--impl", default="*", help="which of ours count (glob), default every non-peer")
+    ap.add_argument("--impl", default="*", help="which of ours count (globs, comma-separated), default every non-peer")
+    ap.add_argument("--no-total", action="store_true", help="leave out the whole-network line")
     a = ap.parse_args()
     d, rows = medians(a.file)
     print("| layer | shape | x | ours (fastest) | time | % peak | oneDNN | ratio | auto | auto / best | pack / run | on-cpu |")
@@ -61,7 +62,7 @@ def main():
                  "-" if oc is None else f"{oc:.0%}"]
         print("| " + " | ".join(cells) + " |")
     print()
-    if tot["best"] <= 0:
+    if tot["best"] <= 0 or a.no_total:
         return 0
     parts = [f"best per layer {tot['best']*1e3:.2f} ms"]
     if ok["auto"]: parts.append(f"auto {tot['auto']*1e3:.2f} ms ({tot['auto']/tot['best']-1:+.1%})")
