@@ -351,3 +351,90 @@ void cnb_sgemm_6x16_avx2_compute(const cnb_sgemm_args *g, int64_t m0, int64_t m1
         }
     }
 }
+
+// The microkernel with B read where it lies: row k of the 16-column panel at xs + roff[k]. Half: 8 columns
+// or fewer, one vector per row, even and odd k in two sets of accumulators (as ukernel's half).
+#define CNB_XB_FMA(R)                                                                                       \
+    if (mr > R) {                                                                                           \
+        const __m256 ar = _mm256_broadcast_ss(a + R);                                                       \
+        c##R##0 = _mm256_fmadd_ps(ar, b0, c##R##0);                                                         \
+        c##R##1 = _mm256_fmadd_ps(half ? _mm256_broadcast_ss(a + MR + R) : ar, b1, c##R##1);                \
+    }
+#define CNB_EACH_ROW(M) M(0) M(1) M(2) M(3) M(4) M(5)
+#define CNB_XB_FMA1(R)                                                                                      \
+    if (mr > R) c##R##0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + R), b0, c##R##0);
+#define CNB_ROW_STORE(R)                                                                                    \
+    if (mr > R) store_row(c + R * ldc, c##R##0, c##R##1, bias ? bias + R : NULL, accumulate, nr);
+static inline __attribute__((always_inline)) void ukernel_xb(const int mr, const bool half, int64_t kc,
+                                                             const float *restrict a, const float *xs,
+                                                             const int64_t *restrict roff, float *restrict c,
+                                                             int64_t ldc, const float *bias, bool accumulate,
+                                                             int64_t nr) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int r = 0; r < mr; r++) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+    const float *a_next = a + MR * kc;
+    int64_t k = 0;
+    if (half) {
+        for (; k + 2 <= kc; k += 2) {
+            _mm_prefetch((const char *)(a_next + k * MR), _MM_HINT_T0);
+            const __m256 b0 = _mm256_loadu_ps(xs + roff[k]), b1 = _mm256_loadu_ps(xs + roff[k + 1]);
+            CNB_EACH_ROW(CNB_XB_FMA)
+            a += 2 * MR;
+        }
+        if (k < kc) {
+            const __m256 b0 = _mm256_loadu_ps(xs + roff[k]);
+            CNB_EACH_ROW(CNB_XB_FMA1)
+        }
+        c00 = _mm256_add_ps(c00, c01), c10 = _mm256_add_ps(c10, c11), c20 = _mm256_add_ps(c20, c21);
+        c30 = _mm256_add_ps(c30, c31), c40 = _mm256_add_ps(c40, c41), c50 = _mm256_add_ps(c50, c51);
+    } else {
+#pragma GCC unroll 4
+        for (; k < kc; k++) {
+            _mm_prefetch((const char *)(a_next + k * MR), _MM_HINT_T0);
+            const float *br = xs + roff[k];
+            const __m256 b0 = _mm256_loadu_ps(br), b1 = _mm256_loadu_ps(br + 8);
+            CNB_EACH_ROW(CNB_XB_FMA)
+            a += MR;
+        }
+    }
+    CNB_EACH_ROW(CNB_ROW_STORE)
+}
+#undef CNB_EACH_ROW
+#undef CNB_XB_FMA
+#undef CNB_XB_FMA1
+#undef CNB_ROW_STORE
+
+typedef void ukernel_xb_fn(int64_t kc, const float *a, const float *xs, const int64_t *roff, float *c, int64_t ldc,
+                           const float *bias, bool accumulate, int64_t nr);
+#define CNB_UKERNEL_XB(R)                                                                                   \
+    static void ukernel_xb_##R(int64_t kc, const float *a, const float *xs, const int64_t *roff, float *c,  \
+                               int64_t ldc, const float *bias, bool accumulate, int64_t nr) {               \
+        ukernel_xb(R, false, kc, a, xs, roff, c, ldc, bias, accumulate, nr);                                \
+    }                                                                                                       \
+    static void ukernel_xb_half_##R(int64_t kc, const float *a, const float *xs, const int64_t *roff,       \
+                                    float *c, int64_t ldc, const float *bias, bool accumulate, int64_t nr) { \
+        ukernel_xb(R, true, kc, a, xs, roff, c, ldc, bias, accumulate, nr);                                 \
+    }
+CNB_UKERNEL_XB(1)
+CNB_UKERNEL_XB(2)
+CNB_UKERNEL_XB(3)
+CNB_UKERNEL_XB(4)
+CNB_UKERNEL_XB(5)
+CNB_UKERNEL_XB(6)
+#undef CNB_UKERNEL_XB
+static ukernel_xb_fn *const k_ukernels_xb[2][MR + 1] = {
+    {NULL, ukernel_xb_1, ukernel_xb_2, ukernel_xb_3, ukernel_xb_4, ukernel_xb_5, ukernel_xb_6},
+    {NULL, ukernel_xb_half_1, ukernel_xb_half_2, ukernel_xb_half_3, ukernel_xb_half_4, ukernel_xb_half_5,
+     ukernel_xb_half_6}};
+
+void cnb_sgemm_6x16_avx2_panel_xb(const cnb_sgemm_args *g, int64_t pc, int64_t kcb, const float *xs,
+                                  const int64_t *roff, int64_t nr, float *c, int64_t m0, int64_t m1) {
+    assert(m0 % MR == 0 && m1 <= g->M && nr >= 1 && nr <= NR);
+    const float *a_blk = g->a_packed + pc * (cdiv(g->M, MR) * MR);
+    const bool accumulate = g->accumulate || pc > 0;
+    ukernel_xb_fn *const *kern = k_ukernels_xb[nr <= NR / 2];
+    for (int64_t m = m0; m < m1; m += MR)
+        kern[min64(MR, m1 - m)](kcb, a_blk + m * kcb, xs, roff + pc, c + m * g->ldc, g->ldc,
+                                g->bias ? g->bias + m : NULL, accumulate, nr);
+}

@@ -75,4 +75,11 @@ void cnb_sgemm_6x16_avx2_pack_b_strided(const void *ctx, int64_t k0, int64_t kc,
  * 16, so that disjoint ranges can run on different threads. */
 void cnb_sgemm_6x16_avx2_compute(const cnb_sgemm_args *a, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *b_buf);
 
+/* One column panel of C, columns [0, nr) (nr <= 16) of rows [m0, m1) (m0 a multiple of 6), for the K block
+ * [pc, pc + kcb) of a->a_packed, with B never packed: row k of the panel is the nr floats at xs + roff[k]
+ * (an implicit im2col whose 16 pixels lie side by side; 16 floats from there must be readable). c points at
+ * column 0 of row 0 of C; a's M, ldc, bias and accumulate apply (the first K block stores, or adds the bias). */
+void cnb_sgemm_6x16_avx2_panel_xb(const cnb_sgemm_args *a, int64_t pc, int64_t kcb, const float *xs,
+                                  const int64_t *roff, int64_t nr, float *c, int64_t m0, int64_t m1);
+
 #endif /* CNB_KERNELS_AVX2_SGEMM_AVX2_H */

@@ -81,12 +81,13 @@ static inline void cnb_im2col_reorder_weights(const cnb_geom *g, const cnb_im2co
             for (int64_t c = 0; c < t->cg; c++) dst[m * Kd + ij * t->cg + c] = wg[m * Kd + c * khw + ij];
 }
 
-/* Builds the tables for geometry g and panel width nr; false when out of memory. */
-static inline bool cnb_im2col_init(cnb_im2col *t, const cnb_geom *g, int64_t nr) {
+/* Builds the tables for geometry g and panel width nr, reading x directly where it can unless copy is set;
+ * false when out of memory. */
+static inline bool cnb_im2col_init_mode(cnb_im2col *t, const cnb_geom *g, int64_t nr, bool copy) {
     memset(t, 0, sizeof *t);
     // Direct reads set up the runs of a panel once per kernel offset, for cg rows: with few channels
     // per group the set-up would cost more than the (then small) copy.
-    t->direct = g->sw <= 2 && g->pad_mode == CNB_PADMODE_ZEROS && g->C / g->groups >= 16;
+    t->direct = !copy && g->sw <= 2 && g->pad_mode == CNB_PADMODE_ZEROS && g->C / g->groups >= 16;
     t->xstep = g->sw;
     t->cg = g->C / g->groups;
     t->sh = t->direct ? 1 : g->sh;  // direct: unused, as are Hq, Wq, row_off
@@ -151,6 +152,10 @@ static inline bool cnb_im2col_init(cnb_im2col *t, const cnb_geom *g, int64_t nr)
         pn->contig = pn->nruns == 1 && pn->valid == nr;
     }
     return true;
+}
+
+static inline bool cnb_im2col_init(cnb_im2col *t, const cnb_geom *g, int64_t nr) {
+    return cnb_im2col_init_mode(t, g, nr, false);
 }
 
 /* A run of a panel row clipped to the input, direct mode: lanes [la, lb) read x_c[off + lane * xstep] for
