@@ -25,6 +25,7 @@
 #ifndef CNB_VERSION
 #define CNB_VERSION "unknown"
 #endif
+#include "cnb_commit.h"  // written at every build by cmake/git_commit.cmake
 #ifndef CNB_GIT_COMMIT
 #define CNB_GIT_COMMIT "unknown"
 #endif
