@@ -7,7 +7,9 @@ out=${1:?usage: results/summary.sh OUTDIR}
 {
     echo "# Results: $(basename "$out")"
     echo
-    echo "Made by \`results/measure.sh $out\` (commit $(git rev-parse --short HEAD)); tables by \`results/tables.py\`."
+    # The commit the measured build was made from, as it recorded it (not the checkout's HEAD now).
+    commit=$(sed -n 's/.*(commit \([^)]*\)).*/\1/p' "$out/info.txt" 2>/dev/null | head -1)
+    echo "Made by \`results/measure.sh $out\` (build of commit ${commit:-unknown}); tables by \`results/tables.py\`."
     echo "\"ours (fastest)\": the fastest cnnbench implementation of the layer; \"ratio\": oneDNN's time over it;"
     echo "\"auto / best\": auto's (the tuned plan's at 1 thread) time over the fastest; \"pack / run\": plan creation"
     echo "over one run; \"on-cpu\": share of the wall time the threads were on a CPU (below 90%: disturbed)."
