@@ -145,7 +145,7 @@ cnb_status cnb_conv2d_im2col_avx2_plan(const cnb_geom *g, const cnb_weights *w, 
         pv->ct_floats = round16((size_t)(g->N * g->K * P));
         pv->min_panels = 1;
     } else {
-        pv->b_floats = round16(cnb_sgemm_6x16_avx2_pack_b_floats(&pv->blk));
+        pv->b_floats = pv->xb ? 0 : round16(cnb_sgemm_6x16_avx2_pack_b_floats(&pv->blk));  // xb packs no B
         // Each item streams all of A (the weights) past its pixels. Weights that do not stay in L2 beside
         // the packed pixels are read again for every item: 3 panels an item at least. 2 threads, same runs:
         // 1x1 1024->256 on 14x14 593 -> 559 us, 1024->512 1110 -> 1066, 3x3 256 on 14x14 1336 -> 1274, 3x3/s2
@@ -354,15 +354,12 @@ static void pack_b(const void *vctx, int64_t k0, int64_t kc, int64_t n0, int64_t
         pack_b_direct(ctx, k0, kc, n0, nc, dst);
         return;
     }
+    // The copy: one panel at a time, its rows by the row-offset table.
     stretch s[NR];
     for (int64_t jp = 0; jp < nc; jp += NR) {
         const cnb_im2col_panel *pn = &t->pan[(n0 + jp) / NR];
-        float *d = dst + jp * kc;
-        {
-            const int n = panel_stretches(ctx, pn, 0, 0, NR, s);
-            pack_rows16(s, n, pn->contig, t->row_off + k0, 0, 0, kc, d);
-            continue;
-        }
+        const int n = panel_stretches(ctx, pn, 0, 0, NR, s);
+        pack_rows16(s, n, pn->contig, t->row_off + k0, 0, 0, kc, dst + jp * kc);
     }
 }
 
