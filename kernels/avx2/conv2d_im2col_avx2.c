@@ -313,12 +313,11 @@ static void pack_rows16(const stretch *s, int ns, bool whole, const int64_t *row
     }
 }
 
-#define GP 8
-#define CH 8
-// Direct mode: rows r = (i*kw + j)*cg + c, one kernel offset (i, j) for a stretch of channels. A few rows of
+// Direct mode: rows r = (i*kw + j)*cg + c, one kernel offset (i, j) for a stretch of channels. CH rows of
 // GP panels side by side: neighbouring panels read neighbouring floats of the same channel planes, while
 // one panel's rows are planes apart (a page each).
 static void pack_b_direct(const pack_ctx *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float *dst) {
+    enum { GP = 8, CH = 8 };
     const cnb_im2col *t = ctx->t;
     const cnb_geom *g = ctx->g;
     stretch s[GP][NR];
@@ -468,10 +467,10 @@ static void run_share(const run_ctx *r) {
     if (pv->xb) {
         // Panels of 16 pixels of one output row (the row's last one narrower): B's rows are 16 consecutive
         // floats of the copy, read by the microkernel itself. Items: runs of panels.
-        const int64_t OW = g->OW, npr = cdiv(OW, NR), np = g->OH * npr, chunk = nchunk;
+        const int64_t OW = g->OW, npr = cdiv(OW, NR), np = g->OH * npr, chunk = nchunk, per = cdiv(np, chunk);
         #pragma omp for schedule(dynamic, 1)
-        for (int64_t it = 0; it < NG * cdiv(np, chunk); it++) {
-            const int64_t ng = it / cdiv(np, chunk), q0 = it % cdiv(np, chunk) * chunk, n = ng / G, gr = ng % G;
+        for (int64_t it = 0; it < NG * per; it++) {
+            const int64_t ng = it / per, q0 = it % per * chunk, n = ng / G, gr = ng % G;
             const float *xs0 = src + (n * C + gr * cg) * t->chan;
             float *y0 = io->y + (n * g->K + gr * kg) * P;
             const cnb_sgemm_args a = {

@@ -223,7 +223,6 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, const bo
         }
         c00 = _mm256_add_ps(c00, c01), c10 = _mm256_add_ps(c10, c11), c20 = _mm256_add_ps(c20, c21);
         c30 = _mm256_add_ps(c30, c31), c40 = _mm256_add_ps(c40, c41), c50 = _mm256_add_ps(c50, c51);
-        c01 = c11 = c21 = c31 = c41 = c51 = _mm256_setzero_ps();
     } else if (mr == 1) {
         for (; k + 4 <= kc; k += 4) {
             _mm_prefetch((const char *)(a_next + k * MR), _MM_HINT_T0);
